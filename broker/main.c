@@ -1,0 +1,206 @@
+// main.c -- mpbroker's command line, signals and watchdog loop.
+
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "server.h"
+
+#define MAX_LISTEN 16
+#define DEFAULT_URL "ipc:///tmp/mpbroker.ipc"
+#define DEFAULT_IPC_MODE 0600
+#define DEFAULT_RECEIVERS 8
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+	    "Usage: mpbroker [OPTIONS]\n"
+	    "\n"
+	    "The mpbroker message broker: named FIFO, LIFO and priority queues\n"
+	    "served over nng to client processes (libmpb, the mpb command).\n"
+	    "Runs in the foreground and logs to stderr; SIGINT or SIGTERM stop\n"
+	    "it cleanly (parked requests are answered ECLOSED and ipc socket\n"
+	    "files removed).  All state is kept in memory only.\n"
+	    "\n"
+	    "Options:\n"
+	    "  -l, --listen URL     listen on URL; repeat for several (at most %d).\n"
+	    "                       Default: $MPB_URL if set, else %s.\n"
+	    "                       Examples: ipc:///run/mpb.ipc, tcp://127.0.0.1:7070\n"
+	    "      --ipc-mode MODE  permission bits (octal) of ipc socket files\n"
+	    "                       (default %04o: only this user may connect)\n"
+	    "      --max-frame N    largest request frame in bytes (default %u);\n"
+	    "                       larger frames get EMSGSIZE, and frames over\n"
+	    "                       twice this close the connection\n"
+	    "      --max-name N     longest object name in bytes (default %u)\n"
+	    "      --max-objects N  most named objects (default %u)\n"
+	    "      --max-parked N   most blocked requests per client (default %u)\n"
+	    "      --max-depth N    deepest msgpack nesting accepted in a frame,\n"
+	    "                       1..%u (default %u)\n"
+	    "      --receivers N    contexts waiting for requests (default %d)\n"
+	    "  -v, --verbose        also log each client session's start and end\n"
+	    "  -h, --help           show this help and exit\n"
+	    "      --version        show the version and exit\n"
+	    "\n"
+	    "Exit status: 0 after a clean stop, 1 when it cannot start (bad\n"
+	    "option, address in use, ...).\n",
+	    MAX_LISTEN, DEFAULT_URL, DEFAULT_IPC_MODE, MPBI_DEFAULT_MAX_FRAME,
+	    MPBI_DEFAULT_MAX_NAME, MPBI_DEFAULT_MAX_OBJECTS,
+	    MPBI_DEFAULT_MAX_PARKED, MPBI_MAX_DEPTH_CAP, MPBI_DEFAULT_MAX_DEPTH,
+	    DEFAULT_RECEIVERS);
+}
+
+// Parses a number in [min, max] (base 0: 0x.., 0.. octal) or exits.
+static uint32_t
+parse_num(const char *opt, const char *s, unsigned long min,
+    unsigned long max, int base)
+{
+	char         *end;
+	unsigned long v;
+
+	errno = 0;
+	v     = strtoul(s, &end, base);
+	if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v < min ||
+	    v > max) {
+		fprintf(stderr, "mpbroker: %s wants a number from %lu to %lu, not '%s'\n",
+		    opt, min, max, s);
+		exit(1);
+	}
+	return ((uint32_t) v);
+}
+
+int
+main(int argc, char **argv)
+{
+	enum {
+		OPT_IPC_MODE = 256,
+		OPT_MAX_FRAME,
+		OPT_MAX_NAME,
+		OPT_MAX_OBJECTS,
+		OPT_MAX_PARKED,
+		OPT_MAX_DEPTH,
+		OPT_RECEIVERS,
+		OPT_VERSION,
+	};
+	static const struct option opts[] = {
+		{ "listen", required_argument, NULL, 'l' },
+		{ "ipc-mode", required_argument, NULL, OPT_IPC_MODE },
+		{ "max-frame", required_argument, NULL, OPT_MAX_FRAME },
+		{ "max-name", required_argument, NULL, OPT_MAX_NAME },
+		{ "max-objects", required_argument, NULL, OPT_MAX_OBJECTS },
+		{ "max-parked", required_argument, NULL, OPT_MAX_PARKED },
+		{ "max-depth", required_argument, NULL, OPT_MAX_DEPTH },
+		{ "receivers", required_argument, NULL, OPT_RECEIVERS },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, OPT_VERSION },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char        *urls[MAX_LISTEN];
+	mpbi_config        cfg;
+	mpbi_server_config scfg = { 0 };
+	mpbi_server       *srv;
+	sigset_t           sigs;
+	int                c;
+	mpb_err            rv;
+
+	mpbi_config_defaults(&cfg);
+	scfg.urls      = urls;
+	scfg.ipc_mode  = DEFAULT_IPC_MODE;
+	scfg.receivers = DEFAULT_RECEIVERS;
+	while ((c = getopt_long(argc, argv, "l:vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'l':
+			if (scfg.nurls == MAX_LISTEN) {
+				fprintf(stderr, "mpbroker: at most %d --listen\n",
+				    MAX_LISTEN);
+				return (1);
+			}
+			urls[scfg.nurls++] = optarg;
+			break;
+		case OPT_IPC_MODE:
+			scfg.ipc_mode = (int) parse_num(
+			    "--ipc-mode", optarg, 0, 0777, 8);
+			break;
+		case OPT_MAX_FRAME:
+			cfg.max_frame = parse_num(
+			    "--max-frame", optarg, 64, INT32_MAX / 2, 0);
+			break;
+		case OPT_MAX_NAME:
+			cfg.max_name = parse_num(
+			    "--max-name", optarg, 1, 65535, 0);
+			break;
+		case OPT_MAX_OBJECTS:
+			cfg.max_objects = parse_num(
+			    "--max-objects", optarg, 1, UINT32_MAX, 0);
+			break;
+		case OPT_MAX_PARKED:
+			cfg.max_parked = parse_num(
+			    "--max-parked", optarg, 0, UINT32_MAX, 0);
+			break;
+		case OPT_MAX_DEPTH:
+			cfg.max_depth = parse_num(
+			    "--max-depth", optarg, 1, MPBI_MAX_DEPTH_CAP, 0);
+			break;
+		case OPT_RECEIVERS:
+			scfg.receivers = parse_num(
+			    "--receivers", optarg, 1, 1024, 0);
+			break;
+		case 'v':
+			scfg.verbose = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return (0);
+		case OPT_VERSION:
+			printf("mpbroker 0.1.0 (protocol %d)\n",
+			    MPBI_PROTOCOL_VERSION);
+			return (0);
+		default:
+			usage(stderr);
+			return (1);
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "mpbroker: unexpected argument '%s'\n", argv[optind]);
+		return (1);
+	}
+	if (scfg.nurls == 0) {
+		const char *env = getenv("MPB_URL");
+		urls[scfg.nurls++] = env != NULL && env[0] != '\0' ? env : DEFAULT_URL;
+	}
+
+	// Block the stop signals before nng starts its threads (they inherit
+	// the mask), so only sigtimedwait below ever sees them.
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if ((rv = mpbi_server_start(&cfg, &scfg, &srv)) != MPB_OK) {
+		return (1);
+	}
+	mpbi_log("ready (protocol %d, max frame %u bytes)", MPBI_PROTOCOL_VERSION,
+	    (unsigned) cfg.max_frame);
+	for (;;) {
+		struct timespec one_second = { 1, 0 };
+		int             sig        = sigtimedwait(&sigs, NULL, &one_second);
+
+		if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP) {
+			mpbi_log("stopping on signal %d", sig);
+			break;
+		}
+		mpbi_server_watchdog(srv);
+	}
+	mpbi_server_stop(srv);
+	mpbi_log("stopped");
+	return (0);
+}

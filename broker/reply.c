@@ -1,0 +1,134 @@
+// reply.c -- building reply frames.  Handlers call these; none of them
+// touches msgpack or the envelope layout (proto.h) directly.
+
+#include <stdio.h>
+
+#include "reply.h"
+
+// The longest error message sent; longer ones are cut.
+#define REPLY_MAX_TEXT 200
+
+static void
+reply_alloc(mpbi_reply *rep)
+{
+	rep->rp_msg = NULL;
+	if (nng_msg_alloc(&rep->rp_msg, 0) != 0) {
+		rep->rp_msg = NULL;
+	}
+	// A writer over a NULL message fails at its first put, which makes
+	// mpbi_reply_take return NULL.
+	mpbi_writer_init(&rep->rp_w, rep->rp_msg);
+	if (rep->rp_msg == NULL) {
+		rep->rp_w.failed = true;
+	}
+}
+
+void
+mpbi_reply_begin(mpbi_reply *rep, size_t nresults)
+{
+	reply_alloc(rep);
+	mpbi_reply_ok_begin(&rep->rp_w, nresults);
+}
+
+void
+mpbi_reply_errorv(mpbi_reply *rep, mpb_err code, const char *fmt, va_list ap)
+{
+	char text[REPLY_MAX_TEXT + 1];
+
+	(void) vsnprintf(text, sizeof(text), fmt, ap);
+	reply_alloc(rep);
+	mpbi_reply_err(&rep->rp_w, code, text);
+}
+
+void
+mpbi_reply_errorf(mpbi_reply *rep, mpb_err code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	mpbi_reply_errorv(rep, code, fmt, ap);
+	va_end(ap);
+}
+
+void
+mpbi_reply_uint(mpbi_reply *rep, uint64_t v)
+{
+	mpbi_put_uint(&rep->rp_w, v);
+}
+
+void
+mpbi_reply_int(mpbi_reply *rep, int64_t v)
+{
+	mpbi_put_int(&rep->rp_w, v);
+}
+
+void
+mpbi_reply_bool(mpbi_reply *rep, bool v)
+{
+	mpbi_put_bool(&rep->rp_w, v);
+}
+
+void
+mpbi_reply_nil(mpbi_reply *rep)
+{
+	mpbi_put_nil(&rep->rp_w);
+}
+
+void
+mpbi_reply_str(mpbi_reply *rep, const char *p, size_t n)
+{
+	mpbi_put_str(&rep->rp_w, p, n);
+}
+
+void
+mpbi_reply_array(mpbi_reply *rep, size_t n)
+{
+	mpbi_put_array(&rep->rp_w, n);
+}
+
+void
+mpbi_reply_raw(mpbi_reply *rep, const void *p, size_t n)
+{
+	mpbi_put_raw(&rep->rp_w, p, n);
+}
+
+nng_msg *
+mpbi_reply_take(mpbi_reply *rep)
+{
+	nng_msg *msg = rep->rp_msg;
+
+	rep->rp_msg = NULL;
+	if (msg == NULL) {
+		return (NULL);
+	}
+	if (mpbi_writer_err(&rep->rp_w) != MPB_OK) {
+		// Out of memory half-way: answer with a short error instead,
+		// reusing the message.
+		nng_msg_clear(msg);
+		mpbi_writer_init(&rep->rp_w, msg);
+		mpbi_reply_err(&rep->rp_w, MPB_ENOMEM, "out of memory");
+		if (mpbi_writer_err(&rep->rp_w) != MPB_OK) {
+			nng_msg_free(msg);
+			return (NULL);
+		}
+	}
+	return (msg);
+}
+
+void
+mpbi_req_ok(mpbi_req *r, size_t nresults)
+{
+	r->r_replied = true;
+	mpbi_reply_begin(&r->r_reply, nresults);
+}
+
+void
+mpbi_req_error(mpbi_req *r, mpb_err code, const char *fmt, ...)
+{
+	va_list ap;
+
+	r->r_replied = true;
+	va_start(ap, fmt);
+	mpbi_reply_errorv(&r->r_reply, code, fmt, ap);
+	va_end(ap);
+}

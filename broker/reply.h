@@ -1,0 +1,39 @@
+// reply.h -- the one place the broker builds reply frames.
+//
+// A handler answers exactly once: mpbi_reply_error(), or mpbi_reply_ok()
+// with the number of results followed by that many mpbi_reply_<type>()
+// calls.  An allocation failure on the way is sticky and turns the whole
+// reply into MPB_ENOMEM when it is finished (mpbi_reply_take).
+
+#ifndef MPBI_REPLY_H
+#define MPBI_REPLY_H
+
+#include "core.h"
+
+// Starts a success reply with n results into rep (rp_msg is allocated).
+void mpbi_reply_begin(mpbi_reply *rep, size_t nresults);
+// A complete error reply; text is printf-formatted and cut at 200 bytes.
+void mpbi_reply_errorv(mpbi_reply *rep, mpb_err code, const char *fmt,
+    va_list ap) __attribute__((format(printf, 3, 0)));
+void mpbi_reply_errorf(mpbi_reply *rep, mpb_err code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+void mpbi_reply_uint(mpbi_reply *rep, uint64_t v);
+void mpbi_reply_int(mpbi_reply *rep, int64_t v);
+void mpbi_reply_bool(mpbi_reply *rep, bool v);
+void mpbi_reply_nil(mpbi_reply *rep);
+void mpbi_reply_str(mpbi_reply *rep, const char *p, size_t n);
+void mpbi_reply_array(mpbi_reply *rep, size_t n);
+// Bytes that are already one encoded msgpack object (a value), verbatim.
+void mpbi_reply_raw(mpbi_reply *rep, const void *p, size_t n);
+
+// Finishes rep and returns its message (NULL if none could be
+// allocated).  Ownership passes to the caller.
+nng_msg *mpbi_reply_take(mpbi_reply *rep);
+
+// Shorthands on the request being handled.
+void mpbi_req_ok(mpbi_req *r, size_t nresults);
+void mpbi_req_error(mpbi_req *r, mpb_err code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif // MPBI_REPLY_H

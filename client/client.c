@@ -1,0 +1,515 @@
+// client.c -- connection, context pool and the generic call path of libmpb.
+//
+// One mpb_client is one req0 socket with one dialer.  Each call borrows an
+// nng context from the handle's free list (opening a new one when the list
+// is empty), sends its request, waits for the reply on that context and
+// gives the context back; threads wait for each other only on the list's
+// mutex, never behind another thread's blocking call.  A context on which
+// nng reported a failure (send or receive timeout, lost pipe) is closed
+// rather than reused, so a late reply can never answer the next request.
+//
+// Every nng status is translated here: no NNG_E* code leaves this file.
+//
+// fork: nng panics when used in a child forked after the parent used it
+// (TECH-NOTES 1.9).  The pid that first reached nng through libmpb is kept
+// library-wide, and each handle keeps the pid that connected it; a call
+// from any other process returns MPB_EFORK before it touches nng.
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+
+#include "client_internal.h"
+
+// Longest broker error text kept for mpb_last_error_text(), NUL included;
+// a longer one is cut at a character boundary.
+#define ERR_TEXT_MAX 512
+
+// The dialer's reconnect interval starts here and doubles on each failed
+// attempt up to the maximum, so a restarted broker is found again within
+// about a second, without spinning while it is down.
+#define RECONN_MIN_MS 50
+#define RECONN_MAX_MS 1000
+
+typedef struct client_ctx {
+	nng_ctx            cx_ctx;
+	nng_aio           *cx_aio;
+	struct client_ctx *cx_next; // next on the free list
+} client_ctx;
+
+struct mpb_client {
+	nng_socket      c_sock;
+	bool            c_open;    // c_sock was opened
+	pid_t           c_pid;     // the process that connected
+	nng_duration    c_conn_ms; // connect timeout; also bounds sends
+	pthread_mutex_t c_mtx;     // protects c_free
+	client_ctx     *c_free;    // idle contexts
+};
+
+static _Thread_local char err_text[ERR_TEXT_MAX];
+
+// The process that first reached nng through libmpb; 0 until one did.
+static _Atomic pid_t nng_pid;
+
+// nng_claim records that this process is about to use nng and tells
+// whether it may: not in a fork of a process that already did.
+static bool
+nng_claim(void)
+{
+	pid_t self = getpid();
+	pid_t prev = 0;
+
+	if (atomic_compare_exchange_strong(&nng_pid, &prev, self)) {
+		return (true);
+	}
+	return (prev == self);
+}
+
+void
+mpbi_error_clear(void)
+{
+	err_text[0] = '\0';
+}
+
+static void
+error_set(const char *text, size_t len)
+{
+	if (len >= sizeof(err_text)) {
+		len = sizeof(err_text) - 1;
+		// Back off to the start of the character that would be cut,
+		// so the text stays valid UTF-8.
+		while (len > 0 && ((unsigned char) text[len] & 0xc0u) == 0x80u) {
+			len--;
+		}
+	}
+	memcpy(err_text, text, len);
+	err_text[len] = '\0';
+}
+
+const char *
+mpb_last_error_text(void)
+{
+	return (err_text);
+}
+
+void
+mpb_free(void *ptr)
+{
+	free(ptr);
+}
+
+// nng statuses outside the send/receive path: only running out of memory
+// is expected; anything else is a bug here or in nng.
+static mpb_err
+from_nng(int rv)
+{
+	return (rv == NNG_ENOMEM ? MPB_ENOMEM : MPB_EINTERNAL);
+}
+
+// ---------------------------------------------------------------------
+// Contexts
+
+static void
+ctx_close(client_ctx *cx)
+{
+	// Closing the context aborts whatever is still pending on it, so
+	// freeing the aio afterwards cannot wait on a live operation.
+	(void) nng_ctx_close(cx->cx_ctx);
+	nng_aio_free(cx->cx_aio);
+	free(cx);
+}
+
+static mpb_err
+ctx_open(mpb_client *c, client_ctx **cxp)
+{
+	client_ctx *cx;
+	int         rv;
+
+	if ((cx = calloc(1, sizeof(*cx))) == NULL) {
+		return (MPB_ENOMEM);
+	}
+	if ((rv = nng_aio_alloc(&cx->cx_aio, NULL, NULL)) != 0) {
+		free(cx);
+		return (from_nng(rv));
+	}
+	if ((rv = nng_ctx_open(&cx->cx_ctx, c->c_sock)) != 0) {
+		nng_aio_free(cx->cx_aio);
+		free(cx);
+		return (from_nng(rv));
+	}
+	// A context copies the socket's resend time when it opens; say it
+	// again anyway, since a resend would apply a put or take an item
+	// twice (TECH-NOTES 1.3).
+	rv = nng_ctx_set_ms(
+	    cx->cx_ctx, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+	if (rv != 0) {
+		ctx_close(cx);
+		return (from_nng(rv));
+	}
+	*cxp = cx;
+	return (MPB_OK);
+}
+
+static mpb_err
+ctx_get(mpb_client *c, client_ctx **cxp)
+{
+	client_ctx *cx;
+
+	pthread_mutex_lock(&c->c_mtx);
+	if ((cx = c->c_free) != NULL) {
+		c->c_free = cx->cx_next;
+	}
+	pthread_mutex_unlock(&c->c_mtx);
+	if (cx == NULL) {
+		return (ctx_open(c, cxp));
+	}
+	*cxp = cx;
+	return (MPB_OK);
+}
+
+static void
+ctx_put(mpb_client *c, client_ctx *cx)
+{
+	pthread_mutex_lock(&c->c_mtx);
+	cx->cx_next = c->c_free;
+	c->c_free   = cx;
+	pthread_mutex_unlock(&c->c_mtx);
+}
+
+// transact sends req on a context of c and waits up to recv_ms for its
+// reply.  Takes ownership of req; on MPB_OK *replyp is the reply.
+static mpb_err
+transact(mpb_client *c, nng_msg *req, nng_duration recv_ms, nng_msg **replyp)
+{
+	client_ctx *cx;
+	nng_aio    *aio;
+	mpb_err     err;
+	int         rv;
+
+	if ((err = ctx_get(c, &cx)) != MPB_OK) {
+		nng_msg_free(req);
+		return (err);
+	}
+	aio = cx->cx_aio;
+
+	// The send completes when the request is handed to a connection;
+	// it times out only when there is none (broker down, reconnecting).
+	nng_aio_set_msg(aio, req);
+	nng_aio_set_timeout(aio, c->c_conn_ms);
+	nng_ctx_send(cx->cx_ctx, aio);
+	nng_aio_wait(aio);
+	if ((rv = nng_aio_result(aio)) != 0) {
+		// A failed send gives the message back to us.
+		if ((req = nng_aio_get_msg(aio)) != NULL) {
+			nng_msg_free(req);
+			nng_aio_set_msg(aio, NULL);
+		}
+		ctx_close(cx);
+		return (rv == NNG_ENOMEM ? MPB_ENOMEM : MPB_ECONNLOST);
+	}
+	nng_aio_set_msg(aio, NULL);
+
+	// Receive only once the send has completed: cancelling a req
+	// receive while its send is pending crashes nng 1.5.2 (#1702).
+	nng_aio_set_timeout(aio, recv_ms);
+	nng_ctx_recv(cx->cx_ctx, aio);
+	nng_aio_wait(aio);
+	if ((rv = nng_aio_result(aio)) != 0) {
+		// The request may have been applied.  The context is
+		// dropped: it must not be reused with this request open.
+		ctx_close(cx);
+		switch (rv) {
+		case NNG_ETIMEDOUT:
+			return (MPB_ENOREPLY);
+		case NNG_ENOMEM:
+			return (MPB_ENOMEM);
+		default: // NNG_ECONNRESET, NNG_ECLOSED, NNG_ECONNSHUT, ...
+			return (MPB_ECONNLOST);
+		}
+	}
+	*replyp = nng_aio_get_msg(aio);
+	nng_aio_set_msg(aio, NULL);
+	ctx_put(c, cx);
+	return (MPB_OK);
+}
+
+// recv_timeout is how long a call waits for its reply: the time the
+// broker may park it plus a margin, or the connect timeout for calls that
+// never park.
+static nng_duration
+recv_timeout(const mpb_client *c, int64_t wait_ms)
+{
+	int64_t ms;
+
+	if (wait_ms < 0) {
+		return (c->c_conn_ms);
+	}
+	ms = wait_ms + MPB_REPLY_MARGIN_MS;
+	// nng counts in int32 milliseconds: the safety net stops at ~24 days.
+	return (ms > INT32_MAX ? INT32_MAX : (nng_duration) ms);
+}
+
+// ---------------------------------------------------------------------
+// The call path
+
+mpb_err
+mpbi_call_begin(mpbi_call *call, mpb_client *c, mpbi_op op, size_t nargs)
+{
+	memset(call, 0, sizeof(*call));
+	call->client = c;
+	mpbi_error_clear();
+	if (c == NULL) {
+		return (MPB_EINVAL);
+	}
+	if (c->c_pid != getpid()) {
+		return (MPB_EFORK);
+	}
+	if (nng_msg_alloc(&call->req, 0) != 0) {
+		return (MPB_ENOMEM);
+	}
+	mpbi_writer_init(&call->w, call->req);
+	mpbi_request_begin(&call->w, op, nargs);
+	return (MPB_OK);
+}
+
+mpb_err
+mpbi_call_run(mpbi_call *call, int64_t wait_ms, size_t nresults)
+{
+	mpb_client *c    = call->client;
+	const char *text = NULL;
+	size_t      textlen = 0;
+	nng_msg    *req;
+	mpb_err     err;
+
+	if ((err = mpbi_writer_err(&call->w)) != MPB_OK) {
+		return (err);
+	}
+	req       = call->req;
+	call->req = NULL;
+	err = transact(c, req, recv_timeout(c, wait_ms), &call->reply);
+	if (err != MPB_OK) {
+		return (err);
+	}
+	err = mpbi_reply_parse(nng_msg_body(call->reply),
+	    nng_msg_len(call->reply), MPBI_MAX_DEPTH_CAP, &call->f, &text,
+	    &textlen);
+	if (text != NULL) {
+		// The broker answered with an error.  (A reply that does not
+		// parse also gives MPB_EPROTO, but leaves text NULL.)
+		error_set(text, textlen);
+		return (err);
+	}
+	if (err != MPB_OK) {
+		return (err);
+	}
+	// More results are fine: a newer broker may append some.
+	if (call->f.nelem < nresults + 1) {
+		return (MPB_EPROTO);
+	}
+	return (MPB_OK);
+}
+
+void
+mpbi_call_fini(mpbi_call *call)
+{
+	if (call->req != NULL) {
+		nng_msg_free(call->req);
+		call->req = NULL;
+	}
+	if (call->reply != NULL) {
+		nng_msg_free(call->reply);
+		call->reply = NULL;
+	}
+}
+
+// ---------------------------------------------------------------------
+// Connection
+
+static mpb_err
+ping(mpb_client *c, uint32_t *versionp)
+{
+	mpbi_call   call;
+	uint64_t    version;
+	const char *server;
+	size_t      serverlen;
+	mpb_err     err;
+
+	err = mpbi_call_begin(&call, c, MPBI_OP_PING, 0);
+	if (err == MPB_OK) {
+		err = mpbi_call_run(&call, MPBI_WAIT_NONE, 2);
+	}
+	if (err == MPB_OK &&
+	    (mpbi_span_uint(call.f.elem[1], &version) != MPB_OK ||
+	        version > UINT32_MAX ||
+	        mpbi_span_str(call.f.elem[2], &server, &serverlen) !=
+	            MPB_OK)) {
+		err = MPB_EPROTO;
+	}
+	if (err == MPB_OK && versionp != NULL) {
+		*versionp = (uint32_t) version;
+	}
+	mpbi_call_fini(&call);
+	return (err);
+}
+
+mpb_err
+mpb_ping(mpb_client *c, uint32_t *versionp)
+{
+	return (ping(c, versionp));
+}
+
+// dial_err translates a failed nng_dialer_create/start.
+static mpb_err
+dial_err(int rv)
+{
+	switch (rv) {
+	case NNG_EINVAL:    // malformed URL
+	case NNG_EADDRINVAL: // bad address (ipc path too long, ...)
+	case NNG_ENOTSUP:   // unknown scheme
+		return (MPB_EINVAL);
+	case NNG_ENOMEM:
+		return (MPB_ENOMEM);
+	default: // NNG_ECONNREFUSED, NNG_ENOENT, unreachable, ...
+		return (MPB_ENOBROKER);
+	}
+}
+
+static mpb_err
+client_dial(mpb_client *c, const char *url)
+{
+	nng_dialer d;
+	int        rv;
+
+	// Resend off: req0 resends after 60 s and on every reconnect, which
+	// would apply a put or take an item twice (TECH-NOTES 1.3).  The
+	// send timeout: with no connection a req send waits forever.
+	if ((rv = nng_socket_set_ms(c->c_sock, NNG_OPT_REQ_RESENDTIME,
+	         NNG_DURATION_INFINITE)) != 0 ||
+	    (rv = nng_socket_set_ms(c->c_sock, NNG_OPT_SENDTIMEO,
+	         c->c_conn_ms)) != 0) {
+		return (from_nng(rv));
+	}
+	if ((rv = nng_dialer_create(&d, c->c_sock, url)) != 0) {
+		return (dial_err(rv));
+	}
+	if ((rv = nng_dialer_set_ms(d, NNG_OPT_RECONNMINT, RECONN_MIN_MS)) !=
+	        0 ||
+	    (rv = nng_dialer_set_ms(d, NNG_OPT_RECONNMAXT, RECONN_MAX_MS)) !=
+	        0) {
+		return (from_nng(rv));
+	}
+	// Synchronous: the first attempt's failure comes back here, so
+	// "nobody listens there" fails at once instead of retrying in the
+	// background.  (The dialer goes with the socket on failure.)
+	if ((rv = nng_dialer_start(d, 0)) != 0) {
+		return (dial_err(rv));
+	}
+	return (MPB_OK);
+}
+
+// client_free releases c and everything under it.  Only in the process
+// that connected: elsewhere nng must not be called.
+static void
+client_free(mpb_client *c)
+{
+	client_ctx *cx;
+
+	while ((cx = c->c_free) != NULL) {
+		c->c_free = cx->cx_next;
+		ctx_close(cx);
+	}
+	if (c->c_open) {
+		(void) nng_close(c->c_sock);
+	}
+	pthread_mutex_destroy(&c->c_mtx);
+	free(c);
+}
+
+mpb_err
+mpb_connect(const char *url, int connect_timeout_ms, mpb_client **clientp)
+{
+	mpb_client *c;
+	uint32_t    version;
+	mpb_err     err;
+	int         rv;
+
+	mpbi_error_clear();
+	if (clientp == NULL || connect_timeout_ms < 0) {
+		return (MPB_EINVAL);
+	}
+	if (url == NULL) {
+		url = getenv("MPB_URL");
+		if (url == NULL || url[0] == '\0') {
+			url = MPB_DEFAULT_URL;
+		}
+	}
+	if (connect_timeout_ms == 0) {
+		connect_timeout_ms = MPB_DEFAULT_CONNECT_TIMEOUT_MS;
+	}
+	// Claimed before the first nng call, even one that then fails:
+	// nng may already have started its threads by then.
+	if (!nng_claim()) {
+		return (MPB_EFORK);
+	}
+
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		return (MPB_ENOMEM);
+	}
+	if (pthread_mutex_init(&c->c_mtx, NULL) != 0) {
+		free(c);
+		return (MPB_ENOMEM);
+	}
+	c->c_pid     = getpid();
+	c->c_conn_ms = connect_timeout_ms;
+	if ((rv = nng_req0_open(&c->c_sock)) != 0) {
+		client_free(c);
+		return (from_nng(rv));
+	}
+	c->c_open = true;
+
+	if ((err = client_dial(c, url)) != MPB_OK) {
+		client_free(c);
+		return (err);
+	}
+	// A completed dial proves only that something accepted the
+	// connection: a ping proves a broker serves it.
+	// Anything but an answer (an error reply, a timeout, a reply that
+	// does not parse) means no broker of ours serves this address.
+	err = ping(c, &version);
+	if (err != MPB_OK && err != MPB_ENOMEM) {
+		err = MPB_ENOBROKER;
+	}
+	// Versions change only when an older client could misread replies.
+	if (err == MPB_OK && version != MPBI_PROTOCOL_VERSION) {
+		err = MPB_ENOTSUP;
+	}
+	if (err != MPB_OK) {
+		client_free(c);
+		mpbi_error_clear();
+		return (err);
+	}
+	*clientp = c;
+	return (MPB_OK);
+}
+
+void
+mpb_close(mpb_client *c)
+{
+	if (c == NULL) {
+		return;
+	}
+	if (c->c_pid != getpid()) {
+		// A forked child must not call nng, and cannot take the
+		// list's mutex either (a parent thread may have held it at
+		// the fork): the nng objects and contexts are leaked, and
+		// only the handle itself is freed.
+		free(c);
+		return;
+	}
+	client_free(c);
+}

@@ -1,0 +1,378 @@
+// queue.c -- the queue calls of libmpb.
+//
+// Each call is one request and one reply through client.c's call path:
+// check the arguments the broker cannot check for us, write the request
+// with proto/, run it, and read the results into the out-parameters only
+// once all of them have decoded.  A result of the wrong type means the
+// broker broke the protocol: MPB_EPROTO.
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "client_internal.h"
+
+// Names are checked here only for what can never be valid (NULL, empty);
+// the length limit is the broker's, and a broker flag can change it.
+static mpb_err
+queue_begin(mpbi_call *call, mpb_client *c, mpbi_op op, const char *name,
+    size_t nargs)
+{
+	mpb_err err;
+
+	err = mpbi_call_begin(call, c, op, nargs);
+	if (err != MPB_OK) {
+		return (err);
+	}
+	if (name == NULL || name[0] == '\0') {
+		return (MPB_EINVAL);
+	}
+	mpbi_put_str(&call->w, name, strlen(name));
+	return (MPB_OK);
+}
+
+// queue_plain runs a call on name whose only other argument, if any, is a
+// timeout, and whose success carries no result.
+static mpb_err
+queue_plain(mpb_client *c, mpbi_op op, const char *name, bool waits,
+    uint32_t timeout_ms)
+{
+	mpbi_call call;
+	mpb_err   err;
+
+	err = queue_begin(&call, c, op, name, waits ? 2 : 1);
+	if (err == MPB_OK) {
+		if (waits) {
+			mpbi_put_uint(&call.w, timeout_ms);
+		}
+		err = mpbi_call_run(
+		    &call, waits ? (int64_t) timeout_ms : MPBI_WAIT_NONE, 0);
+	}
+	mpbi_call_fini(&call);
+	return (err);
+}
+
+// info_decode reads kind, size, maxsize, unfinished from s[0..3].
+static mpb_err
+info_decode(const mpbi_span *s, mpb_queue_info *ip)
+{
+	uint64_t kind;
+	uint64_t size;
+	uint64_t maxsize;
+	uint64_t unfinished;
+
+	if (mpbi_span_uint(s[0], &kind) != MPB_OK ||
+	    mpbi_span_uint(s[1], &size) != MPB_OK ||
+	    mpbi_span_uint(s[2], &maxsize) != MPB_OK ||
+	    mpbi_span_uint(s[3], &unfinished) != MPB_OK) {
+		return (MPB_EPROTO);
+	}
+	// A kind this library does not know cannot be given to the caller
+	// as an mpb_queue_kind.
+	if (kind > MPB_QUEUE_PRIORITY) {
+		return (MPB_EPROTO);
+	}
+	ip->name       = NULL;
+	ip->kind       = (mpb_queue_kind) kind;
+	ip->size       = size;
+	ip->maxsize    = maxsize;
+	ip->unfinished = unfinished;
+	return (MPB_OK);
+}
+
+mpb_err
+mpb_queue_create(mpb_client *c, const char *name, mpb_queue_kind kind,
+    uint64_t maxsize, bool *createdp)
+{
+	mpbi_call call;
+	bool      created;
+	mpb_err   err;
+
+	err = queue_begin(&call, c, MPBI_OP_Q_CREATE, name, 3);
+	if (err == MPB_OK && (unsigned) kind > MPB_QUEUE_PRIORITY) {
+		err = MPB_EINVAL;
+	}
+	if (err == MPB_OK) {
+		mpbi_put_uint(&call.w, (uint64_t) kind);
+		mpbi_put_uint(&call.w, maxsize);
+		err = mpbi_call_run(&call, MPBI_WAIT_NONE, 1);
+	}
+	if (err == MPB_OK &&
+	    mpbi_span_bool(call.f.elem[1], &created) != MPB_OK) {
+		err = MPB_EPROTO;
+	}
+	if (err == MPB_OK && createdp != NULL) {
+		*createdp = created;
+	}
+	mpbi_call_fini(&call);
+	return (err);
+}
+
+mpb_err
+mpb_queue_put(mpb_client *c, const char *name, const void *value,
+    size_t len, int64_t priority, uint32_t timeout_ms)
+{
+	mpbi_call call;
+	mpb_err   err;
+
+	err = queue_begin(&call, c, MPBI_OP_Q_PUT, name, 4);
+	// Exactly one msgpack object, shallow enough that the request
+	// around it (one array deeper) stays within what any frame may be.
+	if (err == MPB_OK &&
+	    (value == NULL ||
+	        mpbi_check(value, len, MPBI_MAX_DEPTH_CAP - 1) != MPB_OK)) {
+		err = MPB_EINVAL;
+	}
+	if (err == MPB_OK) {
+		mpbi_put_raw(&call.w, value, len);
+		mpbi_put_int(&call.w, priority);
+		mpbi_put_uint(&call.w, timeout_ms);
+		err = mpbi_call_run(&call, timeout_ms, 0);
+	}
+	mpbi_call_fini(&call);
+	return (err);
+}
+
+mpb_err
+mpb_queue_get(mpb_client *c, const char *name, uint32_t timeout_ms,
+    void **valuep, size_t *lenp, int64_t *priorityp)
+{
+	mpbi_call call;
+	mpbi_span value;
+	int64_t   priority;
+	void     *buf;
+	mpb_err   err;
+
+	err = queue_begin(&call, c, MPBI_OP_Q_GET, name, 2);
+	if (err == MPB_OK && (valuep == NULL || lenp == NULL)) {
+		err = MPB_EINVAL;
+	}
+	if (err == MPB_OK) {
+		mpbi_put_uint(&call.w, timeout_ms);
+		err = mpbi_call_run(&call, timeout_ms, 2);
+	}
+	if (err == MPB_OK &&
+	    mpbi_span_int(call.f.elem[2], &priority) != MPB_OK) {
+		err = MPB_EPROTO;
+	}
+	if (err == MPB_OK) {
+		// The frame check made the value exactly one msgpack object,
+		// hence at least one byte.
+		value = call.f.elem[1];
+		if ((buf = malloc(value.len)) == NULL) {
+			err = MPB_ENOMEM;
+		} else {
+			memcpy(buf, value.ptr, value.len);
+			*valuep = buf;
+			*lenp   = value.len;
+			if (priorityp != NULL) {
+				*priorityp = priority;
+			}
+		}
+	}
+	mpbi_call_fini(&call);
+	return (err);
+}
+
+mpb_err
+mpb_queue_info_get(mpb_client *c, const char *name, mpb_queue_info *infop)
+{
+	mpbi_call      call;
+	mpb_queue_info info;
+	mpb_err        err;
+
+	err = queue_begin(&call, c, MPBI_OP_Q_INFO, name, 1);
+	if (err == MPB_OK && infop == NULL) {
+		err = MPB_EINVAL;
+	}
+	if (err == MPB_OK) {
+		err = mpbi_call_run(&call, MPBI_WAIT_NONE, 4);
+	}
+	if (err == MPB_OK) {
+		err = info_decode(&call.f.elem[1], &info);
+	}
+	if (err == MPB_OK) {
+		*infop = info;
+	}
+	mpbi_call_fini(&call);
+	return (err);
+}
+
+// queue_info is mpb_queue_info_get for qsize/empty/full, which check
+// their own out-parameter first so that a NULL one sends nothing.
+static mpb_err
+queue_info(mpb_client *c, const char *name, const void *outp,
+    mpb_queue_info *infop)
+{
+	if (outp == NULL) {
+		mpbi_error_clear();
+		return (MPB_EINVAL);
+	}
+	return (mpb_queue_info_get(c, name, infop));
+}
+
+mpb_err
+mpb_queue_qsize(mpb_client *c, const char *name, uint64_t *sizep)
+{
+	mpb_queue_info info;
+	mpb_err        err;
+
+	err = queue_info(c, name, sizep, &info);
+	if (err == MPB_OK) {
+		*sizep = info.size;
+	}
+	return (err);
+}
+
+mpb_err
+mpb_queue_empty(mpb_client *c, const char *name, bool *emptyp)
+{
+	mpb_queue_info info;
+	mpb_err        err;
+
+	err = queue_info(c, name, emptyp, &info);
+	if (err == MPB_OK) {
+		*emptyp = info.size == 0;
+	}
+	return (err);
+}
+
+mpb_err
+mpb_queue_full(mpb_client *c, const char *name, bool *fullp)
+{
+	mpb_queue_info info;
+	mpb_err        err;
+
+	err = queue_info(c, name, fullp, &info);
+	if (err == MPB_OK) {
+		// As Python's Queue.full(): an unbounded queue is never full.
+		*fullp = info.maxsize > 0 && info.size >= info.maxsize;
+	}
+	return (err);
+}
+
+mpb_err
+mpb_queue_task_done(mpb_client *c, const char *name)
+{
+	return (queue_plain(c, MPBI_OP_Q_TASK_DONE, name, false, 0));
+}
+
+mpb_err
+mpb_queue_join(mpb_client *c, const char *name, uint32_t timeout_ms)
+{
+	return (queue_plain(c, MPBI_OP_Q_JOIN, name, true, timeout_ms));
+}
+
+mpb_err
+mpb_queue_delete(mpb_client *c, const char *name)
+{
+	return (queue_plain(c, MPBI_OP_Q_DELETE, name, false, 0));
+}
+
+static int
+info_cmp(const void *a, const void *b)
+{
+	const mpb_queue_info *x = a;
+	const mpb_queue_info *y = b;
+
+	return (strcmp(x->name, y->name));
+}
+
+// list_decode reads [[name, kind, size, maxsize, unfinished], ...] into a
+// new array.  Entries may carry more fields (a newer broker); the
+// spans were checked as a whole by the reply parse already, but each step
+// is still checked so a mistake here cannot read past the frame.
+static mpb_err
+list_decode(mpbi_span s, mpb_queue_info **listp, size_t *countp)
+{
+	mpb_queue_info *list;
+	mpbi_span       body;
+	mpbi_span       entry;
+	mpbi_span       fields;
+	mpbi_span       f[5];
+	const char     *name;
+	size_t          namelen;
+	size_t          n;
+	size_t          nf;
+	mpb_err         err = MPB_OK;
+
+	if (mpbi_span_array(s, &n, &body) != MPB_OK) {
+		return (MPB_EPROTO);
+	}
+	if (n == 0) {
+		*listp  = NULL;
+		*countp = 0;
+		return (MPB_OK);
+	}
+	// n is at most the frame's length: every entry takes a byte.
+	if ((list = calloc(n, sizeof(*list))) == NULL) {
+		return (MPB_ENOMEM);
+	}
+	for (size_t i = 0; i < n && err == MPB_OK; i++) {
+		if (mpbi_span_next(&body, &entry) != MPB_OK ||
+		    mpbi_span_array(entry, &nf, &fields) != MPB_OK || nf < 5) {
+			err = MPB_EPROTO;
+			break;
+		}
+		for (size_t j = 0; j < 5 && err == MPB_OK; j++) {
+			if (mpbi_span_next(&fields, &f[j]) != MPB_OK) {
+				err = MPB_EPROTO;
+			}
+		}
+		if (err == MPB_OK &&
+		    mpbi_span_str(f[0], &name, &namelen) != MPB_OK) {
+			err = MPB_EPROTO;
+		}
+		if (err == MPB_OK) {
+			err = info_decode(&f[1], &list[i]);
+		}
+		if (err == MPB_OK &&
+		    (list[i].name = malloc(namelen + 1)) == NULL) {
+			err = MPB_ENOMEM;
+		}
+		if (err == MPB_OK) {
+			memcpy(list[i].name, name, namelen);
+			list[i].name[namelen] = '\0';
+		}
+	}
+	if (err != MPB_OK) {
+		mpb_queue_list_free(list, n); // names not yet set are NULL
+		return (err);
+	}
+	// The broker need not sort; the contract says sorted by name.
+	qsort(list, n, sizeof(*list), info_cmp);
+	*listp  = list;
+	*countp = n;
+	return (MPB_OK);
+}
+
+mpb_err
+mpb_queue_list(mpb_client *c, mpb_queue_info **listp, size_t *countp)
+{
+	mpbi_call call;
+	mpb_err   err;
+
+	err = mpbi_call_begin(&call, c, MPBI_OP_Q_LIST, 0);
+	if (err == MPB_OK && (listp == NULL || countp == NULL)) {
+		err = MPB_EINVAL;
+	}
+	if (err == MPB_OK) {
+		err = mpbi_call_run(&call, MPBI_WAIT_NONE, 1);
+	}
+	if (err == MPB_OK) {
+		err = list_decode(call.f.elem[1], listp, countp);
+	}
+	mpbi_call_fini(&call);
+	return (err);
+}
+
+void
+mpb_queue_list_free(mpb_queue_info *list, size_t count)
+{
+	if (list == NULL) {
+		return;
+	}
+	for (size_t i = 0; i < count; i++) {
+		free(list[i].name);
+	}
+	free(list);
+}

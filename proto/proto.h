@@ -1,0 +1,164 @@
+// proto.h -- the only code that knows mpbroker's wire format.
+//
+// Every request and every reply is one msgpack array in one nng message
+// (see PROTOCOL.md):
+//
+//   request:  [op, arg1, ..., argN]       op: positive integer (mpbi_op)
+//   success:  [0, result1, ..., resultN]
+//   error:    [code, message]              code: mpb_err > 0, message: str
+//
+// Untrusted bytes are first walked by an allocation-free structural check
+// (mpbi_frame_parse) that bounds depth and rejects truncation, 0xc1, counts
+// larger than the bytes left and trailing bytes; msgpack-c only ever sees
+// bytes that passed it, because msgpack-c allocates from declared counts
+// before it reads anything (TECH-NOTES 2.3).  The check also yields the raw
+// span of every top-level element, which is how values are stored and
+// returned byte-for-byte without re-encoding.
+
+#ifndef MPB_PROTO_H
+#define MPB_PROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <msgpack.h>
+#include <nng/nng.h>
+
+#include "mpb_err.h"
+
+// Version of the wire protocol, returned by ping.  Bumped only for changes
+// an existing client could misread.
+#define MPBI_PROTOCOL_VERSION 1
+
+// Defaults of the limits; each can be changed by a broker flag.
+#define MPBI_DEFAULT_MAX_FRAME (4u * 1024u * 1024u)
+#define MPBI_DEFAULT_MAX_NAME 255u
+#define MPBI_DEFAULT_MAX_OBJECTS 100000u
+#define MPBI_DEFAULT_MAX_PARKED 10000u
+#define MPBI_DEFAULT_MAX_DEPTH 16u
+// msgpack-c 4.0 refuses nesting deeper than its compiled-in stack (32);
+// a deeper limit could not be honoured, so flags are clamped to this.
+#define MPBI_MAX_DEPTH_CAP 32u
+
+// The most top-level elements a request or reply frame may have (op or
+// status included).  Ops take few arguments; this keeps frames on the stack.
+#define MPBI_MAX_ELEMS 16u
+
+// Opcodes.  Numbers are on the wire: never renumber, only append.  Gaps
+// leave room for the kinds that later issues add (dicts, lists, sync).
+#define MPBI_OP_MAP(X)                                                        \
+	X(PING, 1, "ping")                                                    \
+	X(Q_CREATE, 10, "queue.create")                                       \
+	X(Q_PUT, 11, "queue.put")                                             \
+	X(Q_GET, 12, "queue.get")                                             \
+	X(Q_INFO, 13, "queue.info")                                           \
+	X(Q_TASK_DONE, 14, "queue.task_done")                                 \
+	X(Q_JOIN, 15, "queue.join")                                           \
+	X(Q_DELETE, 16, "queue.delete")                                       \
+	X(Q_LIST, 17, "queue.list")
+
+typedef enum mpbi_op {
+#define MPBI_OP_ENUM_(name, num, text) MPBI_OP_##name = num,
+	MPBI_OP_MAP(MPBI_OP_ENUM_)
+#undef MPBI_OP_ENUM_
+	MPBI_OP_LIMIT // one past the highest opcode
+} mpbi_op;
+
+// Queue kinds, as sent in queue.create and returned by queue.info/list.
+typedef enum mpbi_qkind {
+	MPBI_QKIND_FIFO     = 0,
+	MPBI_QKIND_LIFO     = 1,
+	MPBI_QKIND_PRIORITY = 2,
+} mpbi_qkind;
+
+// mpbi_op_name returns the dotted name of op ("queue.put") or NULL.
+const char *mpbi_op_name(uint64_t op);
+
+// ---------------------------------------------------------------------
+// Decoding
+
+// A span of bytes inside a frame: the exact encoding of one element.
+typedef struct mpbi_span {
+	const uint8_t *ptr;
+	size_t         len;
+} mpbi_span;
+
+// A parsed frame.  Spans point into the buffer given to mpbi_frame_parse,
+// which must outlive the frame.
+typedef struct mpbi_frame {
+	size_t    nelem;                // elements of the top-level array
+	mpbi_span elem[MPBI_MAX_ELEMS]; // raw encoding of each element
+} mpbi_frame;
+
+// mpbi_check walks buf[0..len) as exactly one msgpack object, nested at
+// most max_depth containers deep.  Allocates nothing.  Returns MPB_OK, or
+// MPB_EPROTO for anything else (truncation, 0xc1, impossible counts,
+// trailing bytes, too deep).
+mpb_err mpbi_check(const void *buf, size_t len, unsigned max_depth);
+
+// mpbi_frame_parse checks buf as one msgpack array of 1..MPBI_MAX_ELEMS
+// elements (max_depth counts the array itself as 1) and fills f with the
+// span of each element.  Returns MPB_OK or MPB_EPROTO; f is undefined on
+// error.
+mpb_err mpbi_frame_parse(
+    const void *buf, size_t len, unsigned max_depth, mpbi_frame *f);
+
+// Scalar readers for one element of a parsed frame.  Each returns MPB_OK
+// and sets its out-parameter only on success, or MPB_EINVAL when the
+// element is not of the wanted type (or out of range).
+mpb_err mpbi_span_uint(mpbi_span s, uint64_t *vp); // non-negative integer
+mpb_err mpbi_span_int(mpbi_span s, int64_t *vp);   // any integer in int64
+mpb_err mpbi_span_bool(mpbi_span s, bool *vp);
+// A str; *pp points into the frame, not NUL-terminated.
+mpb_err mpbi_span_str(mpbi_span s, const char **pp, size_t *lenp);
+// A str or a bin; *pp points into the frame.
+mpb_err mpbi_span_bytes(mpbi_span s, const uint8_t **pp, size_t *lenp);
+// An array header: *np = element count, *body = the span after the header
+// (the concatenated elements).
+mpb_err mpbi_span_array(mpbi_span s, size_t *np, mpbi_span *body);
+// Splits the next element off the front of *rest (which must hold
+// validated msgpack): *elem gets its span, *rest what follows.
+mpb_err mpbi_span_next(mpbi_span *rest, mpbi_span *elem);
+bool    mpbi_span_is_nil(mpbi_span s);
+
+// ---------------------------------------------------------------------
+// Encoding.  A writer packs msgpack straight into an nng message body.
+// Errors are sticky: after the first failure every call is a no-op and
+// mpbi_writer_err returns MPB_ENOMEM.
+
+typedef struct mpbi_writer {
+	msgpack_packer pk;
+	nng_msg       *msg;
+	bool           failed;
+} mpbi_writer;
+
+void    mpbi_writer_init(mpbi_writer *w, nng_msg *msg);
+mpb_err mpbi_writer_err(const mpbi_writer *w);
+void    mpbi_put_array(mpbi_writer *w, size_t n);
+void    mpbi_put_uint(mpbi_writer *w, uint64_t v);
+void    mpbi_put_int(mpbi_writer *w, int64_t v);
+void    mpbi_put_bool(mpbi_writer *w, bool v);
+void    mpbi_put_nil(mpbi_writer *w);
+void    mpbi_put_str(mpbi_writer *w, const char *p, size_t n);
+void    mpbi_put_bin(mpbi_writer *w, const void *p, size_t n);
+// Appends bytes that are already one encoded msgpack object (a stored
+// value) verbatim.
+void mpbi_put_raw(mpbi_writer *w, const void *p, size_t n);
+
+// Request and reply envelopes.  A request with nargs arguments, a success
+// reply with nresults results; the caller then puts exactly that many
+// elements.  An error reply is complete after mpbi_reply_err.
+void mpbi_request_begin(mpbi_writer *w, mpbi_op op, size_t nargs);
+void mpbi_reply_ok_begin(mpbi_writer *w, size_t nresults);
+void mpbi_reply_err(mpbi_writer *w, mpb_err code, const char *text);
+
+// mpbi_reply_parse checks a reply frame.  On MPB_OK the broker reported
+// success and f->elem[1..] are the results.  When the broker reported an
+// error, returns that code and, if textp is not NULL, points *textp and
+// *textlenp at its message (inside buf).  A frame that is not a
+// well-formed reply gives MPB_EPROTO.
+mpb_err mpbi_reply_parse(const void *buf, size_t len, unsigned max_depth,
+    mpbi_frame *f, const char **textp, size_t *textlenp);
+
+#endif // MPB_PROTO_H

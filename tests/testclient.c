@@ -1,0 +1,154 @@
+// testclient.c -- a client process for integration tests.  Each mode does
+// one small job through libmpb and reports through its exit code (the
+// mpb_err number) and stdout (values got, one decimal integer a line).
+//
+//   put URL QUEUE INT [TIMEOUT_MS]       put one integer
+//   get URL QUEUE TIMEOUT_MS             get one integer and print it
+//   join URL QUEUE TIMEOUT_MS
+//   produce URL QUEUE START COUNT        put START .. START+COUNT-1
+//   consume URL QUEUE TIMEOUT_MS         get and print until the value -1;
+//                                        a get that times out is retried
+//   dial-exit URL                        dial without waiting and exit at
+//                                        once: a handshake left half done
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <msgpack.h>
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+
+#include "mpb.h"
+
+// Gives up on consume after this long without the end marker.
+#define CONSUME_LIMIT_MS 120000
+
+static mpb_err
+put_int(mpb_client *c, const char *q, int64_t v, uint32_t timeout)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer  pk;
+	mpb_err         rv;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_int64(&pk, v);
+	rv = mpb_queue_put(c, q, sb.data, sb.size, 0, timeout);
+	msgpack_sbuffer_destroy(&sb);
+	return (rv);
+}
+
+// Gets one item and decodes it as an integer.
+static mpb_err
+get_int(mpb_client *c, const char *q, uint32_t timeout, int64_t *vp)
+{
+	void            *val;
+	size_t           len;
+	size_t           off = 0;
+	msgpack_unpacked u;
+	mpb_err          rv;
+
+	if ((rv = mpb_queue_get(c, q, timeout, &val, &len, NULL)) != MPB_OK) {
+		return (rv);
+	}
+	msgpack_unpacked_init(&u);
+	if (msgpack_unpack_next(&u, val, len, &off) != MSGPACK_UNPACK_SUCCESS) {
+		rv = MPB_EPROTO;
+	} else if (u.data.type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+		*vp = (int64_t) u.data.via.u64;
+	} else if (u.data.type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
+		*vp = u.data.via.i64;
+	} else {
+		rv = MPB_EPROTO;
+	}
+	msgpack_unpacked_destroy(&u);
+	mpb_free(val);
+	return (rv);
+}
+
+static int
+consume(mpb_client *c, const char *q, uint32_t timeout)
+{
+	long long waited = 0;
+	int64_t   v;
+	mpb_err   rv;
+
+	for (;;) {
+		rv = get_int(c, q, timeout, &v);
+		if (rv == MPB_ETIMEDOUT && waited < CONSUME_LIMIT_MS) {
+			waited += timeout;
+			continue;
+		}
+		if (rv != MPB_OK) {
+			return (rv);
+		}
+		if (v == -1) {
+			return (0);
+		}
+		printf("%lld\n", (long long) v);
+	}
+}
+
+static int
+dial_exit(const char *url)
+{
+	nng_socket s;
+
+	if (nng_req0_open(&s) != 0) {
+		return (1);
+	}
+	(void) nng_dial(s, url, NULL, NNG_FLAG_NONBLOCK);
+	_exit(0);
+}
+
+int
+main(int argc, char **argv)
+{
+	mpb_client *c;
+	mpb_err     rv;
+	int64_t     v;
+	const char *mode = argc > 1 ? argv[1] : "";
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (strcmp(mode, "dial-exit") == 0 && argc == 3) {
+		return (dial_exit(argv[2]));
+	}
+	if (argc < 4) {
+		fprintf(stderr, "usage: see testclient.c\n");
+		return (100);
+	}
+	if ((rv = mpb_connect(argv[2], 5000, &c)) != MPB_OK) {
+		fprintf(stderr, "testclient: connect: %s\n", mpb_strerror(rv));
+		return (rv);
+	}
+	if (strcmp(mode, "put") == 0 && (argc == 5 || argc == 6)) {
+		rv = put_int(c, argv[3], atoll(argv[4]),
+		    argc == 6 ? (uint32_t) atol(argv[5]) : 0);
+	} else if (strcmp(mode, "get") == 0 && argc == 5) {
+		rv = get_int(c, argv[3], (uint32_t) atol(argv[4]), &v);
+		if (rv == MPB_OK) {
+			printf("%lld\n", (long long) v);
+		}
+	} else if (strcmp(mode, "join") == 0 && argc == 5) {
+		rv = mpb_queue_join(c, argv[3], (uint32_t) atol(argv[4]));
+	} else if (strcmp(mode, "produce") == 0 && argc == 6) {
+		long long start = atoll(argv[4]);
+		long long count = atoll(argv[5]);
+		for (long long i = 0; i < count && rv == MPB_OK; i++) {
+			rv = put_int(c, argv[3], start + i, 10000);
+		}
+	} else if (strcmp(mode, "consume") == 0 && argc == 5) {
+		rv = (mpb_err) consume(c, argv[3], (uint32_t) atol(argv[4]));
+	} else {
+		fprintf(stderr, "testclient: bad mode or arguments\n");
+		rv = 100;
+	}
+	if (rv != MPB_OK) {
+		fprintf(stderr, "testclient %s: %s (%s)\n", mode,
+		    mpb_strerror(rv), mpb_last_error_text());
+	}
+	mpb_close(c);
+	return (rv);
+}
