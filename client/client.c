@@ -368,9 +368,10 @@ static mpb_err
 dial_err(int rv)
 {
 	switch (rv) {
-	case NNG_EINVAL:    // malformed URL
-	case NNG_EADDRINVAL: // bad address (ipc path too long, ...)
-	case NNG_ENOTSUP:   // unknown scheme
+	case NNG_EINVAL:     // malformed URL
+	case NNG_EADDRINVAL: // bad address: ipc path too long, bad port,
+	                     // host that does not resolve
+	case NNG_ENOTSUP:    // unknown scheme
 		return (MPB_EINVAL);
 	case NNG_ENOMEM:
 		return (MPB_ENOMEM);
@@ -386,21 +387,25 @@ client_dial(mpb_client *c, const char *url)
 	int        rv;
 
 	// Resend off: req0 resends after 60 s and on every reconnect, which
-	// would apply a put or take an item twice (TECH-NOTES 1.3).  The
-	// send timeout: with no connection a req send waits forever.
-	if ((rv = nng_socket_set_ms(c->c_sock, NNG_OPT_REQ_RESENDTIME,
-	         NNG_DURATION_INFINITE)) != 0 ||
-	    (rv = nng_socket_set_ms(c->c_sock, NNG_OPT_SENDTIMEO,
-	         c->c_conn_ms)) != 0) {
+	// would apply a put or take an item twice (TECH-NOTES 1.3).  Calls
+	// bound their sends with aio timeouts; the socket's send timeout
+	// backs them up, since with no connection a req send waits forever.
+	rv = nng_socket_set_ms(
+	    c->c_sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+	if (rv == 0) {
+		rv = nng_socket_set_ms(c->c_sock, NNG_OPT_SENDTIMEO, c->c_conn_ms);
+	}
+	if (rv != 0) {
 		return (from_nng(rv));
 	}
 	if ((rv = nng_dialer_create(&d, c->c_sock, url)) != 0) {
 		return (dial_err(rv));
 	}
-	if ((rv = nng_dialer_set_ms(d, NNG_OPT_RECONNMINT, RECONN_MIN_MS)) !=
-	        0 ||
-	    (rv = nng_dialer_set_ms(d, NNG_OPT_RECONNMAXT, RECONN_MAX_MS)) !=
-	        0) {
+	rv = nng_dialer_set_ms(d, NNG_OPT_RECONNMINT, RECONN_MIN_MS);
+	if (rv == 0) {
+		rv = nng_dialer_set_ms(d, NNG_OPT_RECONNMAXT, RECONN_MAX_MS);
+	}
+	if (rv != 0) {
 		return (from_nng(rv));
 	}
 	// Synchronous: the first attempt's failure comes back here, so

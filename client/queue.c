@@ -311,7 +311,6 @@ list_decode(mpbi_span s, mpb_queue_info **listp, size_t *countp)
 		if (mpbi_span_next(&body, &entry) != MPB_OK ||
 		    mpbi_span_array(entry, &nf, &fields) != MPB_OK || nf < 5) {
 			err = MPB_EPROTO;
-			break;
 		}
 		for (size_t j = 0; j < 5 && err == MPB_OK; j++) {
 			if (mpbi_span_next(&fields, &f[j]) != MPB_OK) {

@@ -14,3 +14,4 @@ function(mpb_it_test name)
 endfunction()
 
 mpb_it_test(test_queue_it test_queue_it.c)
+mpb_it_test(test_faults_it test_faults_it.c)

@@ -48,8 +48,8 @@ static const char help_text[] =
     "Global options (also accepted after the command):\n"
     "  --url URL             the broker's address, an nng URL such as\n"
     "                        ipc:///path or tcp://host:port.  Default: the\n"
-    "                        environment variable MPB_URL if set, else\n"
-    "                        " MPB_DEFAULT_URL "\n"
+    "                        environment variable MPB_URL if set and not\n"
+    "                        empty, else " MPB_DEFAULT_URL "\n"
     "  --connect-timeout MS  how long to wait, in milliseconds, for the\n"
     "                        broker to answer when connecting (default 0,\n"
     "                        which means 5000)\n"
@@ -120,11 +120,12 @@ static const char help_text[] =
     "     within the connect timeout\n"
     "\n"
     "Environment:\n"
-    "  MPB_URL  the broker's address when --url is not given\n"
+    "  MPB_URL  the broker's address when --url is not given (empty: the\n"
+    "           default above)\n"
     "\n"
     "Errors are printed on standard error as one line:\n"
     "  mpb: ERRNAME: description[: the broker's message]\n"
-    "for example: mpb: ENOENT: no such object: no queue 'jobs'\n";
+    "for example: mpb: ENOENT: no such object: no object 'jobs'\n";
 
 // Option bits: which options a command accepts, and which were given.
 enum {
@@ -449,7 +450,7 @@ struct optdef {
 static const struct optdef optdefs[] = {
 	{ "url", OPT_URL, opt_url, "an nng URL such as ipc:///path" },
 	{ "connect-timeout", OPT_CONNECT, opt_connect,
-	    "milliseconds, an integer from 0" },
+	    "milliseconds, an integer from 0 to 2147483647" },
 	{ "kind", OPT_KIND, opt_kind, "fifo, lifo or priority" },
 	{ "maxsize", OPT_MAXSIZE, opt_maxsize, "an integer from 0" },
 	{ "priority", OPT_PRIORITY, opt_priority, "a 64-bit integer" },
@@ -529,7 +530,8 @@ read_all(FILE *f, char **bufp, size_t *lenp)
 			nbuf = realloc(buf, cap);
 			if (nbuf == NULL) {
 				free(buf);
-				return (fail_local(MPB_ENOMEM, "reading stdin"));
+				return (
+				    fail_local(MPB_ENOMEM, "reading stdin"));
 			}
 			buf = nbuf;
 		}
@@ -569,41 +571,70 @@ pack_str(msgpack_sbuffer *sb, const char *data, size_t len)
 	return (EXIT_OK);
 }
 
-// print_text prints obj in msgpack-c's text form.  The size it needs is
-// not known up front, so the buffer grows until the text fits.
-// msgpack_object_print_buffer() returns 0 when the text did not fit and
-// may fill the buffer exactly without room for the NUL, so only a result
-// strictly between 0 and the buffer size counts as complete.  The cap
-// (64 text bytes per encoded byte: a 9-byte float64 prints at most ~320)
-// stops the loop should the library ever fail for another reason.
-static int
-print_text(msgpack_object obj, size_t enclen)
+// text_bound returns an upper bound on the length of o in msgpack-c's
+// text form, so that one buffer of that size surely holds it: the text's
+// size is not known up front, and msgpack_object_print_buffer() writes
+// only what fits.
+static size_t
+text_bound(msgpack_object o)
 {
-	size_t cap = 256;
-	size_t max = enclen * 64 + 256;
-	char  *buf = NULL;
-	int    n   = 0;
+	size_t n = 2; // brackets or quotes
 
-	for (;;) {
-		char *nbuf = realloc(buf, cap);
-
-		if (nbuf == NULL) {
-			free(buf);
-			return (fail_local(MPB_ENOMEM, NULL));
+	switch (o.type) {
+	case MSGPACK_OBJECT_NIL:
+	case MSGPACK_OBJECT_BOOLEAN:
+		return (5);
+	case MSGPACK_OBJECT_POSITIVE_INTEGER:
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+		return (20);
+	case MSGPACK_OBJECT_FLOAT32:
+	case MSGPACK_OBJECT_FLOAT64:
+		return (320); // "%f" of -DBL_MAX: 309 digits, sign, ".000000"
+	case MSGPACK_OBJECT_STR:
+		return (n + o.via.str.size);
+	case MSGPACK_OBJECT_BIN:
+		return (n + 4 * (size_t) o.via.bin.size); // "\xNN" per byte
+	case MSGPACK_OBJECT_EXT:
+		return (n + 16 + 4 * (size_t) o.via.ext.size); // "(ext: -128)"
+	case MSGPACK_OBJECT_ARRAY:
+		for (uint32_t i = 0; i < o.via.array.size; i++) {
+			n += 2 + text_bound(o.via.array.ptr[i]); // ", "
 		}
-		buf = nbuf;
-		n   = msgpack_object_print_buffer(buf, cap, obj);
-		if (n > 0 && (size_t) n < cap) {
-			break;
+		return (n);
+	case MSGPACK_OBJECT_MAP:
+		for (uint32_t i = 0; i < o.via.map.size; i++) {
+			// "=>" and ", "
+			n += 4 + text_bound(o.via.map.ptr[i].key) +
+			    text_bound(o.via.map.ptr[i].val);
 		}
-		if (cap >= max || cap > INT_MAX / 2) {
-			free(buf);
-			return (fail_local(
-			    MPB_EINTERNAL, "cannot print the value as text"));
-		}
-		cap *= 2;
+		return (n);
 	}
-	fwrite(buf, 1, (size_t) n, stdout);
+	return (64); // "#<UNKNOWN %i %llu>"
+}
+
+// print_text prints obj in msgpack-c's text form, through a buffer sized
+// by text_bound().  msgpack-c 4.0's print_buffer fails (returns 0) on any
+// value holding an empty bin or ext, however large the buffer; the stdio
+// printer, which writes the same form, takes over then.
+static int
+print_text(msgpack_object obj)
+{
+	size_t size = text_bound(obj) + 1; // and the NUL
+	char  *buf;
+	int    n = 0;
+
+	if (size > INT_MAX) {
+		return (fail_local(MPB_EMSGSIZE, "value too large to print"));
+	}
+	if ((buf = malloc(size)) == NULL) {
+		return (fail_local(MPB_ENOMEM, NULL));
+	}
+	n = msgpack_object_print_buffer(buf, size, obj);
+	if (n > 0 && (size_t) n < size) {
+		fwrite(buf, 1, (size_t) n, stdout);
+	} else {
+		msgpack_object_print(stdout, obj);
+	}
 	fputc('\n', stdout);
 	free(buf);
 	return (EXIT_OK);
@@ -626,7 +657,8 @@ print_value(const void *data, size_t len)
 		// The broker checks values on put, so this means a broken
 		// broker or library; say so rather than print garbage.
 		msgpack_unpacked_destroy(&up);
-		return (fail_local(MPB_EPROTO, "item is not one msgpack value"));
+		return (fail_local(
+		    MPB_EPROTO, "item is not one msgpack value"));
 	}
 	switch (up.data.type) {
 	case MSGPACK_OBJECT_STR:
@@ -645,7 +677,7 @@ print_value(const void *data, size_t len)
 		printf("%" PRId64 "\n", up.data.via.i64);
 		break;
 	default:
-		rv = print_text(up.data, len);
+		rv = print_text(up.data);
 		break;
 	}
 	msgpack_unpacked_destroy(&up);
@@ -737,7 +769,8 @@ cmd_get(mpb_client *c, const struct cli *cli)
 	mpb_err err;
 	int     rv;
 
-	err = mpb_queue_get(c, cli->args[0], cli->timeout_ms, &value, &len, NULL);
+	err = mpb_queue_get(
+	    c, cli->args[0], cli->timeout_ms, &value, &len, NULL);
 	if (err != MPB_OK) {
 		return (fail(err));
 	}
@@ -904,8 +937,8 @@ parse_command(struct cli *cli, int argc, char **argv, int i)
 			return (PARSE_HELP);
 		}
 		if (!endopts && strncmp(arg, "--", 2) == 0) {
-			rv = parse_option(cli, cmd, cmd->opts | OPT_GLOBAL, argc,
-			    argv, &i);
+			rv = parse_option(
+			    cli, cmd, cmd->opts | OPT_GLOBAL, argc, argv, &i);
 			if (rv != EXIT_OK) {
 				return (rv);
 			}
@@ -918,7 +951,8 @@ parse_command(struct cli *cli, int argc, char **argv, int i)
 			return (usage_error(cmd, "unknown option '%s'", arg));
 		}
 		if (cli->nargs == cmd->nargs) {
-			return (usage_error(cmd, "unexpected argument '%s'", arg));
+			return (usage_error(
+			    cmd, "unexpected argument '%s'", arg));
 		}
 		cli->args[cli->nargs++] = arg;
 	}
@@ -986,7 +1020,8 @@ static int
 finish_output(int rv)
 {
 	if (fflush(stdout) != 0 || ferror(stdout)) {
-		fprintf(stderr, "mpb: cannot write output: %s\n", strerror(errno));
+		fprintf(stderr, "mpb: cannot write output: %s\n",
+		    strerror(errno));
 		return (rv == EXIT_OK ? EXIT_ERR : rv);
 	}
 	return (rv);

@@ -106,9 +106,10 @@ void mpb_close(mpb_client *client);
 mpb_err mpb_ping(mpb_client *client, uint32_t *versionp);
 
 // mpb_last_error_text returns the message that came with the last error
-// reply the broker sent to this thread ("no queue 'jobs'"), or "" when the
-// last error did not come from the broker.  The text lives in thread-local
-// storage until this thread's next call; do not free it.
+// reply the broker sent to this thread ("no object 'jobs'"), or "" when
+// the last error did not come from the broker.  The text lives in
+// thread-local storage until this thread's next call; do not free it.
+// Texts longer than 511 bytes are cut (at a UTF-8 character boundary).
 const char *mpb_last_error_text(void);
 
 // mpb_free frees a buffer returned by libmpb.  NULL is accepted.
