@@ -28,6 +28,7 @@ struct mpbi_broker {
 	mpbi_htab     *b_sessions; // 4-byte session id -> mpbi_session *
 	mpbi_heap      b_deadlines; // mpbi_waiter *, earliest first
 	uint64_t       b_waiter_seq;
+	bool           b_closing; // shut down: refuse every new request
 };
 
 uint64_t
@@ -327,6 +328,58 @@ mpbi_obj_count(const mpbi_broker *b)
 	return (mpbi_htab_len(b->b_objects));
 }
 
+typedef struct sorted_ctx {
+	const mpbi_class_ops *cls;
+	mpbi_obj            **all;
+	size_t                len;
+	size_t                cap;
+} sorted_ctx;
+
+static void
+sorted_collect(void *arg, mpbi_obj *o)
+{
+	sorted_ctx *sc = arg;
+
+	if ((sc->cls == NULL || o->o_ops == sc->cls) && sc->len < sc->cap) {
+		sc->all[sc->len++] = o;
+	}
+}
+
+static int
+obj_name_cmp(const void *a, const void *b)
+{
+	const mpbi_obj *oa = *(mpbi_obj *const *) a;
+	const mpbi_obj *ob = *(mpbi_obj *const *) b;
+	size_t n = oa->o_namelen < ob->o_namelen ? oa->o_namelen : ob->o_namelen;
+	int    c = memcmp(oa->o_name, ob->o_name, n);
+
+	if (c != 0) {
+		return (c);
+	}
+	return (oa->o_namelen < ob->o_namelen ? -1 : oa->o_namelen > ob->o_namelen);
+}
+
+mpb_err
+mpbi_obj_sorted(mpbi_broker *b, const mpbi_class_ops *cls, mpbi_obj ***arrp,
+    size_t *np)
+{
+	sorted_ctx sc = { cls, NULL, 0, mpbi_obj_count(b) };
+
+	*arrp = NULL;
+	*np   = 0;
+	if (sc.cap == 0) {
+		return (MPB_OK);
+	}
+	if ((sc.all = calloc(sc.cap, sizeof(*sc.all))) == NULL) {
+		return (MPB_ENOMEM);
+	}
+	mpbi_obj_foreach(b, sorted_collect, &sc);
+	qsort(sc.all, sc.len, sizeof(*sc.all), obj_name_cmp);
+	*arrp = sc.all;
+	*np   = sc.len;
+	return (MPB_OK);
+}
+
 // ---------------------------------------------------------------------
 // Parked requests
 
@@ -457,6 +510,7 @@ mpbi_broker_shutdown(mpbi_broker *b)
 {
 	mpbi_waiter **top;
 
+	b->b_closing = true;
 	while ((top = mpbi_heap_peek(&b->b_deadlines)) != NULL) {
 		mpbi_waiter_fail(b, *top, MPB_ECLOSED, "broker is shutting down");
 	}
@@ -480,7 +534,11 @@ mpbi_broker_handle(mpbi_broker *b, uint32_t sid, void *token,
 	if ((r.r_sess = session_find(b, sid)) == NULL) {
 		return (MPBI_DROP);
 	}
-	mpbi_dispatch(&r, body, len);
+	if (b->b_closing) {
+		mpbi_req_error(&r, MPB_ECLOSED, "broker is shutting down");
+	} else {
+		mpbi_dispatch(&r, body, len);
+	}
 	if (r.r_parked) {
 		return (MPBI_PARKED);
 	}

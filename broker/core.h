@@ -88,7 +88,8 @@ mpbi_outcome mpbi_broker_handle(mpbi_broker *b, uint32_t sid, void *token,
 uint64_t mpbi_broker_expire(mpbi_broker *b, uint64_t now_ms);
 uint64_t mpbi_broker_next_deadline(const mpbi_broker *b);
 
-// Answers every parked request with MPB_ECLOSED.
+// Answers every parked request with MPB_ECLOSED, and every request after
+// this call too.
 void mpbi_broker_shutdown(mpbi_broker *b);
 
 // Monotonic clock in milliseconds.
@@ -119,14 +120,33 @@ typedef struct mpbi_reply {
 // The kinds of named object.  Each class has one mpbi_class_ops.
 typedef enum mpbi_class {
 	MPBI_CLASS_QUEUE,
+	MPBI_CLASS_DICT,
+	MPBI_CLASS_LIST,
+	MPBI_CLASS_LOCK,
+	MPBI_CLASS_SEMAPHORE,
+	MPBI_CLASS_EVENT,
+	MPBI_CLASS_CONDITION,
+	MPBI_CLASS_BARRIER,
+	MPBI_CLASS_PIPE,
 } mpbi_class;
 
 typedef struct mpbi_class_ops {
 	mpbi_class  class_id;
-	const char *class_name; // "queue"
+	const char *class_name; // "queue", "dict", ...
 	// Wakes the object's waiters with MPB_EDELETED and frees it and all
 	// it holds.  The object is already out of the name table.
 	void (*destroy)(mpbi_broker *b, mpbi_obj *o);
+	// For object.list: the object's kind within its class ("fifo",
+	// "rlock"; the class name where there is only one) and its size
+	// (items, keys, elements, holders: documented per class).
+	const char *(*kind_name)(const mpbi_obj *o);
+	uint64_t (*size)(const mpbi_obj *o);
+	// Creates the object with default parameters when a command flagged
+	// MPBI_CMDF_CREATE names a missing object.  MPB_OK with *op, or an
+	// error (MPB_ELIMIT, MPB_ENOMEM).  NULL when the class has no
+	// defaults.
+	mpb_err (*create_default)(mpbi_broker *b, const char *name,
+	    size_t namelen, mpbi_obj **op);
 } mpbi_class_ops;
 
 // Header of every named object; the class's struct embeds it first.
@@ -200,6 +220,11 @@ void mpbi_obj_free(mpbi_obj *o);
 void mpbi_obj_foreach(
     mpbi_broker *b, void (*fn)(void *arg, mpbi_obj *o), void *arg);
 size_t mpbi_obj_count(const mpbi_broker *b);
+// All objects (of class `cls`, or of every class when cls is NULL) sorted
+// by name, as a new array the caller frees.  MPB_ENOMEM or MPB_OK;
+// *arrp is NULL when there are none.
+mpb_err mpbi_obj_sorted(mpbi_broker *b, const mpbi_class_ops *cls,
+    mpbi_obj ***arrp, size_t *np);
 
 // Parks the current request on list wl until timeout_ms from now.  Returns
 // MPB_OK (the request is parked; the handler must not reply), or

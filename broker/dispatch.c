@@ -6,18 +6,29 @@
 
 #define CMD(op, h, min, max, flags, cls)                                      \
 	[MPBI_OP_##op] = { MPBI_OP_##op, h, min, max, flags, cls }
-#define QOBJ (MPBI_CMDF_NAME | MPBI_CMDF_OBJ)
+#define NAMED MPBI_CMDF_NAME
+#define EXISTING (MPBI_CMDF_NAME | MPBI_CMDF_OBJ)
+#define ANY_USE (MPBI_CMDF_NAME | MPBI_CMDF_OBJ | MPBI_CMDF_CREATE)
 
+// op, handler, min and max argument count, flags, class of the named
+// object.  One row per op in MPBI_OP_MAP; a unit test checks that.
 static const mpbi_cmd cmd_table[MPBI_OP_LIMIT] = {
-	CMD(PING, mpbi_h_ping, 0, 0, 0, 0),
-	CMD(Q_CREATE, mpbi_h_qcreate, 3, 3, MPBI_CMDF_NAME, 0),
-	CMD(Q_PUT, mpbi_h_qput, 4, 4, QOBJ, MPBI_CLASS_QUEUE),
-	CMD(Q_GET, mpbi_h_qget, 2, 2, QOBJ, MPBI_CLASS_QUEUE),
-	CMD(Q_INFO, mpbi_h_qinfo, 1, 1, QOBJ, MPBI_CLASS_QUEUE),
-	CMD(Q_TASK_DONE, mpbi_h_qtask_done, 1, 1, QOBJ, MPBI_CLASS_QUEUE),
-	CMD(Q_JOIN, mpbi_h_qjoin, 2, 2, QOBJ, MPBI_CLASS_QUEUE),
-	CMD(Q_DELETE, mpbi_h_qdelete, 1, 1, QOBJ, MPBI_CLASS_QUEUE),
-	CMD(Q_LIST, mpbi_h_qlist, 0, 0, 0, 0),
+	// Broker and objects of any kind
+	CMD(PING, mpbi_h_ping, 0, 0, 0, NULL),
+	CMD(OBJ_LIST, mpbi_h_objlist, 0, 0, 0, NULL),
+	CMD(OBJ_DELETE, mpbi_h_objdelete, 1, 1, NAMED, NULL),
+	// Queues
+	CMD(Q_CREATE, mpbi_h_qcreate, 3, 3, NAMED, NULL),
+	CMD(Q_PUT, mpbi_h_qput, 4, 4, EXISTING, &mpbi_queue_class),
+	CMD(Q_GET, mpbi_h_qget, 2, 2, EXISTING, &mpbi_queue_class),
+	CMD(Q_INFO, mpbi_h_qinfo, 1, 1, EXISTING, &mpbi_queue_class),
+	CMD(Q_TASK_DONE, mpbi_h_qtask_done, 1, 1, EXISTING, &mpbi_queue_class),
+	CMD(Q_JOIN, mpbi_h_qjoin, 2, 2, EXISTING, &mpbi_queue_class),
+	CMD(Q_DELETE, mpbi_h_qdelete, 1, 1, EXISTING, &mpbi_queue_class),
+	CMD(Q_LIST, mpbi_h_qlist, 0, 0, 0, NULL),
+	// Dicts
+	// Lists
+	// Synchronisation objects
 };
 
 const mpbi_cmd *
@@ -54,16 +65,26 @@ dispatch_name(mpbi_req *r, const mpbi_cmd *cmd)
 		return (true);
 	}
 	o = mpbi_obj_lookup(r->r_broker, r->r_name, r->r_namelen);
+	if (o == NULL && (cmd->cmd_flags & MPBI_CMDF_CREATE) != 0) {
+		mpb_err rv = cmd->cmd_cls->create_default(
+		    r->r_broker, r->r_name, r->r_namelen, &o);
+		if (rv != MPB_OK) {
+			mpbi_req_error(r, rv, "cannot create %s " MPBI_NAME_FMT ": %s",
+			    cmd->cmd_cls->class_name,
+			    MPBI_NAME_ARG(r->r_name, r->r_namelen), mpb_strerror(rv));
+			return (false);
+		}
+	}
 	if (o == NULL) {
-		mpbi_req_error(r, MPB_ENOENT, "no object " MPBI_NAME_FMT,
-		    MPBI_NAME_ARG(r->r_name, r->r_namelen));
+		mpbi_req_error(r, MPB_ENOENT, "no %s " MPBI_NAME_FMT,
+		    cmd->cmd_cls->class_name, MPBI_NAME_ARG(r->r_name, r->r_namelen));
 		return (false);
 	}
-	if (o->o_ops->class_id != cmd->cmd_class) {
+	if (o->o_ops != cmd->cmd_cls) {
 		mpbi_req_error(r, MPB_EWRONGTYPE,
-		    MPBI_NAME_FMT " is a %s, not what %s works on",
+		    MPBI_NAME_FMT " is a %s, not a %s",
 		    MPBI_NAME_ARG(r->r_name, r->r_namelen),
-		    o->o_ops->class_name, mpbi_op_name(cmd->cmd_op));
+		    o->o_ops->class_name, cmd->cmd_cls->class_name);
 		return (false);
 	}
 	r->r_obj = o;
@@ -94,7 +115,7 @@ mpbi_dispatch(mpbi_req *r, const void *body, size_t len)
 	r->r_frame = &f;
 	r->r_nargs = f.nelem - 1;
 	if (mpbi_span_uint(f.elem[0], &op) != MPB_OK) {
-		mpbi_req_error(r, MPB_EPROTO, "the op must be a positive integer");
+		mpbi_req_error(r, MPB_EPROTO, "the op must be a non-negative integer");
 		return;
 	}
 	if ((cmd = mpbi_cmd_find(op)) == NULL) {

@@ -12,17 +12,18 @@
 #include "core.h"
 
 enum {
-	MPBI_CMDF_NAME = 1u << 0,  // argument 1 is an object name
-	MPBI_CMDF_OBJ  = 1u << 1,  // ... which must exist, of cmd_class
+	MPBI_CMDF_NAME   = 1u << 0, // argument 1 is an object name
+	MPBI_CMDF_OBJ    = 1u << 1, // ... which must exist, of cmd_cls
+	MPBI_CMDF_CREATE = 1u << 2, // ... or is created by cmd_cls's defaults
 };
 
 typedef struct mpbi_cmd {
-	mpbi_op    cmd_op;
-	void     (*cmd_handler)(mpbi_req *r);
-	uint8_t    cmd_min_args; // not counting the op
-	uint8_t    cmd_max_args;
-	uint8_t    cmd_flags;
-	mpbi_class cmd_class; // with MPBI_CMDF_OBJ
+	mpbi_op               cmd_op;
+	void                (*cmd_handler)(mpbi_req *r);
+	uint8_t               cmd_min_args; // not counting the op
+	uint8_t               cmd_max_args;
+	uint8_t               cmd_flags;
+	const mpbi_class_ops *cmd_cls; // with MPBI_CMDF_OBJ
 } mpbi_cmd;
 
 // The row for op, or NULL for an unknown op.

@@ -8,6 +8,8 @@
 
 // ops_server.c
 void mpbi_h_ping(mpbi_req *r);
+void mpbi_h_objlist(mpbi_req *r);
+void mpbi_h_objdelete(mpbi_req *r);
 
 // ops_queue.c
 extern const mpbi_class_ops mpbi_queue_class;
@@ -19,5 +21,11 @@ void mpbi_h_qtask_done(mpbi_req *r);
 void mpbi_h_qjoin(mpbi_req *r);
 void mpbi_h_qdelete(mpbi_req *r);
 void mpbi_h_qlist(mpbi_req *r);
+
+// ops_dict.c
+
+// ops_list.c
+
+// ops_sync.c
 
 #endif // MPBI_OPS_H

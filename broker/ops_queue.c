@@ -16,10 +16,26 @@
 
 static void queue_destroy(mpbi_broker *b, mpbi_obj *o);
 
+static const char *
+queue_kind_name(const mpbi_obj *o)
+{
+	return (((const mpbi_queue *) o)->q_ops->qo_name);
+}
+
+static uint64_t
+queue_size(const mpbi_obj *o)
+{
+	const mpbi_queue *q = (const mpbi_queue *) o;
+
+	return (q->q_ops->qo_len(q));
+}
+
 const mpbi_class_ops mpbi_queue_class = {
 	.class_id   = MPBI_CLASS_QUEUE,
 	.class_name = "queue",
 	.destroy    = queue_destroy,
+	.kind_name  = queue_kind_name,
+	.size       = queue_size,
 };
 
 static mpbi_queue *
@@ -178,8 +194,10 @@ mpbi_h_qput(mpbi_req *r)
 		return;
 	}
 	if ((w = mpbi_waitlist_first(&q->q_getters)) != NULL) {
-		// The queue is empty and someone waits: hand over directly.
-		reply_got(&rep, value.ptr, value.len, prio);
+		// The queue is empty and someone waits: hand over directly,
+		// reporting the priority as a pop from this kind would.
+		reply_got(&rep, value.ptr, value.len,
+		    q->q_ops->qo_kind == MPBI_QKIND_PRIORITY ? prio : 0);
 		mpbi_waiter_finish(r->r_broker, w, &rep);
 		q->q_unfinished++;
 		mpbi_req_ok(r, 0);
@@ -313,57 +331,23 @@ mpbi_h_qdelete(mpbi_req *r)
 	mpbi_req_ok(r, 0);
 }
 
-typedef struct qlist_ctx {
-	mpbi_queue **ql_all;
-	size_t       ql_len;
-	size_t       ql_cap;
-} qlist_ctx;
-
-static void
-qlist_collect(void *arg, mpbi_obj *o)
-{
-	qlist_ctx *qc = arg;
-
-	if (o->o_ops == &mpbi_queue_class && qc->ql_len < qc->ql_cap) {
-		qc->ql_all[qc->ql_len++] = (mpbi_queue *) o;
-	}
-}
-
-static int
-qlist_cmp(const void *a, const void *b)
-{
-	const mpbi_obj *oa = *(mpbi_obj *const *) a;
-	const mpbi_obj *ob = *(mpbi_obj *const *) b;
-	size_t          n  = oa->o_namelen < ob->o_namelen ? oa->o_namelen
-	                                                   : ob->o_namelen;
-	int             c  = memcmp(oa->o_name, ob->o_name, n);
-
-	if (c != 0) {
-		return (c);
-	}
-	return (oa->o_namelen < ob->o_namelen ? -1
-	                                      : oa->o_namelen > ob->o_namelen);
-}
-
 // QUEUE.LIST -> [[name, kind, size, maxsize, unfinished], ...] by name
 void
 mpbi_h_qlist(mpbi_req *r)
 {
-	qlist_ctx qc = { NULL, 0, mpbi_obj_count(r->r_broker) };
+	mpbi_obj **all;
+	size_t     n;
+	mpb_err    rv;
 
-	if (qc.ql_cap != 0 &&
-	    (qc.ql_all = calloc(qc.ql_cap, sizeof(*qc.ql_all))) == NULL) {
-		mpbi_req_error(r, MPB_ENOMEM, "out of memory");
+	if ((rv = mpbi_obj_sorted(r->r_broker, &mpbi_queue_class, &all, &n)) !=
+	    MPB_OK) {
+		mpbi_req_error(r, rv, "out of memory");
 		return;
 	}
-	mpbi_obj_foreach(r->r_broker, qlist_collect, &qc);
-	if (qc.ql_len > 1) {
-		qsort(qc.ql_all, qc.ql_len, sizeof(*qc.ql_all), qlist_cmp);
-	}
 	mpbi_req_ok(r, 1);
-	mpbi_reply_array(&r->r_reply, qc.ql_len);
-	for (size_t i = 0; i < qc.ql_len; i++) {
-		mpbi_queue *q = qc.ql_all[i];
+	mpbi_reply_array(&r->r_reply, n);
+	for (size_t i = 0; i < n; i++) {
+		mpbi_queue *q = (mpbi_queue *) all[i];
 		mpbi_reply_array(&r->r_reply, 5);
 		mpbi_reply_str(&r->r_reply, q->q_obj.o_name, q->q_obj.o_namelen);
 		mpbi_reply_uint(&r->r_reply, q->q_ops->qo_kind);
@@ -371,5 +355,5 @@ mpbi_h_qlist(mpbi_req *r)
 		mpbi_reply_uint(&r->r_reply, q->q_maxsize);
 		mpbi_reply_uint(&r->r_reply, q->q_unfinished);
 	}
-	free(qc.ql_all);
+	free(all);
 }

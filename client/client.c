@@ -518,3 +518,59 @@ mpb_close(mpb_client *c)
 	}
 	client_free(c);
 }
+
+mpb_err
+mpbi_call_named(mpbi_call *call, mpb_client *c, mpbi_op op, const char *name,
+    size_t nargs)
+{
+	mpb_err err;
+
+	err = mpbi_call_begin(call, c, op, nargs);
+	if (err != MPB_OK) {
+		return (err);
+	}
+	if (name == NULL || name[0] == '\0') {
+		return (MPB_EINVAL);
+	}
+	mpbi_put_str(&call->w, name, strlen(name));
+	return (MPB_OK);
+}
+
+mpb_err
+mpbi_value_check(const void *value, size_t len)
+{
+	if (value == NULL ||
+	    mpbi_check(value, len, MPBI_MAX_DEPTH_CAP - 1) != MPB_OK) {
+		return (MPB_EINVAL);
+	}
+	return (MPB_OK);
+}
+
+mpb_err
+mpbi_value_dup(mpbi_span value, void **valuep, size_t *lenp)
+{
+	void *buf;
+
+	// The reply check made the value one msgpack object: at least a byte.
+	if ((buf = malloc(value.len)) == NULL) {
+		return (MPB_ENOMEM);
+	}
+	memcpy(buf, value.ptr, value.len);
+	*valuep = buf;
+	*lenp   = value.len;
+	return (MPB_OK);
+}
+
+mpb_err
+mpbi_str_dup(const char *p, size_t len, char **strp)
+{
+	char *s;
+
+	if ((s = malloc(len + 1)) == NULL) {
+		return (MPB_ENOMEM);
+	}
+	memcpy(s, p, len);
+	s[len] = '\0';
+	*strp  = s;
+	return (MPB_OK);
+}

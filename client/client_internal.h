@@ -60,4 +60,24 @@ mpb_err mpbi_call_run(mpbi_call *call, int64_t wait_ms, size_t nresults);
 // mpbi_call_fini frees what the call still holds.
 void mpbi_call_fini(mpbi_call *call);
 
+// mpbi_call_named is mpbi_call_begin for an op whose first argument is an
+// object name, which it writes.  Names are checked here only for what can
+// never be valid (NULL, empty: MPB_EINVAL); the length limit is the
+// broker's, and a broker flag can change it.  nargs counts the name.
+mpb_err mpbi_call_named(mpbi_call *call, mpb_client *client, mpbi_op op,
+    const char *name, size_t nargs);
+
+// mpbi_value_check: MPB_OK if value[0..len) is exactly one msgpack object
+// shallow enough that a request around it (one array deeper) stays within
+// what any frame may be; else MPB_EINVAL.
+mpb_err mpbi_value_check(const void *value, size_t len);
+
+// mpbi_value_dup copies a value out of a reply into a new buffer for the
+// caller (freed with mpb_free).  MPB_OK or MPB_ENOMEM; the out-parameters
+// are set only on MPB_OK, and must not be NULL.
+mpb_err mpbi_value_dup(mpbi_span value, void **valuep, size_t *lenp);
+
+// mpbi_str_dup copies p[0..len) into a new NUL-terminated string.
+mpb_err mpbi_str_dup(const char *p, size_t len, char **strp);
+
 #endif // MPB_CLIENT_INTERNAL_H

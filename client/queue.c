@@ -11,25 +11,6 @@
 
 #include "client_internal.h"
 
-// Names are checked here only for what can never be valid (NULL, empty);
-// the length limit is the broker's, and a broker flag can change it.
-static mpb_err
-queue_begin(mpbi_call *call, mpb_client *c, mpbi_op op, const char *name,
-    size_t nargs)
-{
-	mpb_err err;
-
-	err = mpbi_call_begin(call, c, op, nargs);
-	if (err != MPB_OK) {
-		return (err);
-	}
-	if (name == NULL || name[0] == '\0') {
-		return (MPB_EINVAL);
-	}
-	mpbi_put_str(&call->w, name, strlen(name));
-	return (MPB_OK);
-}
-
 // queue_plain runs a call on name whose only other argument, if any, is a
 // timeout, and whose success carries no result.
 static mpb_err
@@ -39,7 +20,7 @@ queue_plain(mpb_client *c, mpbi_op op, const char *name, bool waits,
 	mpbi_call call;
 	mpb_err   err;
 
-	err = queue_begin(&call, c, op, name, waits ? 2 : 1);
+	err = mpbi_call_named(&call, c, op, name, waits ? 2 : 1);
 	if (err == MPB_OK) {
 		if (waits) {
 			mpbi_put_uint(&call.w, timeout_ms);
@@ -87,7 +68,7 @@ mpb_queue_create(mpb_client *c, const char *name, mpb_queue_kind kind,
 	bool      created;
 	mpb_err   err;
 
-	err = queue_begin(&call, c, MPBI_OP_Q_CREATE, name, 3);
+	err = mpbi_call_named(&call, c, MPBI_OP_Q_CREATE, name, 3);
 	if (err == MPB_OK && (unsigned) kind > MPB_QUEUE_PRIORITY) {
 		err = MPB_EINVAL;
 	}
@@ -114,13 +95,11 @@ mpb_queue_put(mpb_client *c, const char *name, const void *value,
 	mpbi_call call;
 	mpb_err   err;
 
-	err = queue_begin(&call, c, MPBI_OP_Q_PUT, name, 4);
+	err = mpbi_call_named(&call, c, MPBI_OP_Q_PUT, name, 4);
 	// Exactly one msgpack object, shallow enough that the request
 	// around it (one array deeper) stays within what any frame may be.
-	if (err == MPB_OK &&
-	    (value == NULL ||
-	        mpbi_check(value, len, MPBI_MAX_DEPTH_CAP - 1) != MPB_OK)) {
-		err = MPB_EINVAL;
+	if (err == MPB_OK) {
+		err = mpbi_value_check(value, len);
 	}
 	if (err == MPB_OK) {
 		mpbi_put_raw(&call.w, value, len);
@@ -137,12 +116,10 @@ mpb_queue_get(mpb_client *c, const char *name, uint32_t timeout_ms,
     void **valuep, size_t *lenp, int64_t *priorityp)
 {
 	mpbi_call call;
-	mpbi_span value;
 	int64_t   priority;
-	void     *buf;
 	mpb_err   err;
 
-	err = queue_begin(&call, c, MPBI_OP_Q_GET, name, 2);
+	err = mpbi_call_named(&call, c, MPBI_OP_Q_GET, name, 2);
 	if (err == MPB_OK && (valuep == NULL || lenp == NULL)) {
 		err = MPB_EINVAL;
 	}
@@ -155,19 +132,10 @@ mpb_queue_get(mpb_client *c, const char *name, uint32_t timeout_ms,
 		err = MPB_EPROTO;
 	}
 	if (err == MPB_OK) {
-		// The frame check made the value exactly one msgpack object,
-		// hence at least one byte.
-		value = call.f.elem[1];
-		if ((buf = malloc(value.len)) == NULL) {
-			err = MPB_ENOMEM;
-		} else {
-			memcpy(buf, value.ptr, value.len);
-			*valuep = buf;
-			*lenp   = value.len;
-			if (priorityp != NULL) {
-				*priorityp = priority;
-			}
-		}
+		err = mpbi_value_dup(call.f.elem[1], valuep, lenp);
+	}
+	if (err == MPB_OK && priorityp != NULL) {
+		*priorityp = priority;
 	}
 	mpbi_call_fini(&call);
 	return (err);
@@ -180,7 +148,7 @@ mpb_queue_info_get(mpb_client *c, const char *name, mpb_queue_info *infop)
 	mpb_queue_info info;
 	mpb_err        err;
 
-	err = queue_begin(&call, c, MPBI_OP_Q_INFO, name, 1);
+	err = mpbi_call_named(&call, c, MPBI_OP_Q_INFO, name, 1);
 	if (err == MPB_OK && infop == NULL) {
 		err = MPB_EINVAL;
 	}
@@ -324,13 +292,8 @@ list_decode(mpbi_span s, mpb_queue_info **listp, size_t *countp)
 		if (err == MPB_OK) {
 			err = info_decode(&f[1], &list[i]);
 		}
-		if (err == MPB_OK &&
-		    (list[i].name = malloc(namelen + 1)) == NULL) {
-			err = MPB_ENOMEM;
-		}
 		if (err == MPB_OK) {
-			memcpy(list[i].name, name, namelen);
-			list[i].name[namelen] = '\0';
+			err = mpbi_str_dup(name, namelen, &list[i].name);
 		}
 	}
 	if (err != MPB_OK) {

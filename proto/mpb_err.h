@@ -38,7 +38,15 @@ extern "C" {
 	X(ECONNLOST, 18, "connection lost; outcome unknown")   /* client */   \
 	X(EFORK, 19, "client handle used in a forked child")   /* client */   \
 	X(ENOREPLY, 20, "no reply in time; outcome unknown")   /* client */   \
-	X(EINTERNAL, 21, "internal error")
+	X(EINTERNAL, 21, "internal error")                                    \
+	X(ENOTFOUND, 22, "no such key or value")                              \
+	X(EINDEX, 23, "index out of range")                                   \
+	X(EOVERFLOW, 24, "integer overflow")                                  \
+	X(EVALUE, 25, "value is not of the type the operation needs")         \
+	X(EBUSY, 26, "held by another owner")                                 \
+	X(ENOTOWNER, 27, "not held by the caller")                            \
+	X(EBROKEN, 28, "barrier is broken")                                   \
+	X(EEOF, 29, "the other end is closed")
 
 // mpb_err: 0 is success, every other value an error from the map above.
 typedef enum mpb_err {

@@ -45,10 +45,23 @@
 // status included).  Ops take few arguments; this keeps frames on the stack.
 #define MPBI_MAX_ELEMS 16u
 
-// Opcodes.  Numbers are on the wire: never renumber, only append.  Gaps
-// leave room for the kinds that later issues add (dicts, lists, sync).
+// Opcodes.  Numbers are on the wire: never renumber, only append.  Each
+// area of the protocol owns a range: 1-9 the broker and objects of any
+// kind, 10-19 queues, 20-39 dicts, 40-59 lists, 60-99 synchronisation
+// objects.
 #define MPBI_OP_MAP(X)                                                        \
+	MPBI_OP_MAP_SERVER(X)                                                 \
+	MPBI_OP_MAP_QUEUE(X)                                                  \
+	MPBI_OP_MAP_DICT(X)                                                   \
+	MPBI_OP_MAP_LIST(X)                                                   \
+	MPBI_OP_MAP_SYNC(X)
+
+#define MPBI_OP_MAP_SERVER(X)                                                 \
 	X(PING, 1, "ping")                                                    \
+	X(OBJ_LIST, 2, "object.list")                                         \
+	X(OBJ_DELETE, 3, "object.delete")
+
+#define MPBI_OP_MAP_QUEUE(X)                                                  \
 	X(Q_CREATE, 10, "queue.create")                                       \
 	X(Q_PUT, 11, "queue.put")                                             \
 	X(Q_GET, 12, "queue.get")                                             \
@@ -57,6 +70,15 @@
 	X(Q_JOIN, 15, "queue.join")                                           \
 	X(Q_DELETE, 16, "queue.delete")                                       \
 	X(Q_LIST, 17, "queue.list")
+
+// Dicts (20-39).
+#define MPBI_OP_MAP_DICT(X)
+
+// Lists (40-59).
+#define MPBI_OP_MAP_LIST(X)
+
+// Synchronisation objects (60-99).
+#define MPBI_OP_MAP_SYNC(X)
 
 typedef enum mpbi_op {
 #define MPBI_OP_ENUM_(name, num, text) MPBI_OP_##name = num,

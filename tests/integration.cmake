@@ -15,3 +15,4 @@ endfunction()
 
 mpb_it_test(test_queue_it test_queue_it.c)
 mpb_it_test(test_faults_it test_faults_it.c)
+mpb_it_test(test_cli_it test_cli_it.c)

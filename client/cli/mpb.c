@@ -60,6 +60,14 @@ static const char help_text[] =
     "Commands:\n"
     "  ping\n"
     "      Check that the broker answers; prints \"PONG (protocol N)\".\n"
+    "  list-objects\n"
+    "      Print every named object, sorted by name, one per line as\n"
+    "      NAME<TAB>CLASS<TAB>KIND<TAB>SIZE\n"
+    "      CLASS is queue, dict, list, lock, ...; KIND its kind within\n"
+    "      the class (fifo, rlock, ...); SIZE its items, keys or elements.\n"
+    "  delete NAME\n"
+    "      Delete the object NAME, whatever its kind; requests waiting on\n"
+    "      it fail.\n"
     "  queue create NAME --kind fifo|lifo|priority [--maxsize N]\n"
     "      Open queue NAME, creating it if it does not exist; prints\n"
     "      \"created\" or \"exists\".  --maxsize bounds the number of items\n"
@@ -856,8 +864,40 @@ cmd_join(mpb_client *c, const struct cli *cli)
 	return (EXIT_OK);
 }
 
+static int
+cmd_objects(mpb_client *c, const struct cli *cli)
+{
+	mpb_object_info *list;
+	size_t           count;
+	mpb_err          err;
+
+	(void) cli;
+	if ((err = mpb_object_list(c, &list, &count)) != MPB_OK) {
+		return (fail(err));
+	}
+	for (size_t i = 0; i < count; i++) {
+		printf("%s\t%s\t%s\t%" PRIu64 "\n", list[i].name,
+		    list[i].class_name, list[i].kind, list[i].size);
+	}
+	mpb_object_list_free(list, count);
+	return (EXIT_OK);
+}
+
+static int
+cmd_object_delete(mpb_client *c, const struct cli *cli)
+{
+	mpb_err err;
+
+	if ((err = mpb_object_delete(c, cli->args[0])) != MPB_OK) {
+		return (fail(err));
+	}
+	return (EXIT_OK);
+}
+
 static const struct command commands[] = {
 	{ NULL, "ping", cmd_ping, 0, 0, 0, "ping" },
+	{ NULL, "list-objects", cmd_objects, 0, 0, 0, "list-objects" },
+	{ NULL, "delete", cmd_object_delete, 1, 0, 0, "delete NAME" },
 	{ "queue", "create", cmd_create, 1, OPT_KIND | OPT_MAXSIZE, OPT_KIND,
 	    "queue create NAME --kind fifo|lifo|priority [--maxsize N]" },
 	{ "queue", "put", cmd_put, 2, OPT_PRIORITY | OPT_TIMEOUT, 0,

@@ -116,6 +116,32 @@ const char *mpb_last_error_text(void);
 void mpb_free(void *ptr);
 
 // ---------------------------------------------------------------------
+// Objects of every kind.  One namespace holds all named objects (queues,
+// dicts, lists, locks, ...); a name holds one kind of object at a time.
+
+// What mpb_object_list reports of one object.  Strings are owned by the
+// list.
+typedef struct mpb_object_info {
+	char    *name;
+	char    *class_name; // "queue", "dict", "list", "lock", ...
+	char    *kind;       // within the class: "fifo", "rlock", ...; else
+	                     // the class name again
+	uint64_t size;       // items (queue), keys (dict), elements (list);
+	                     // for sync objects see each kind's section
+} mpb_object_info;
+
+// mpb_object_list returns every named object sorted by name.  On MPB_OK
+// *listp is a new array of *countp entries (NULL when 0); free it with
+// mpb_object_list_free().  Errors: MPB_ENOMEM, connection errors.
+mpb_err mpb_object_list(mpb_client *client, mpb_object_info **listp, size_t *countp);
+void    mpb_object_list_free(mpb_object_info *list, size_t count);
+
+// mpb_object_delete deletes the object called name, whatever its kind,
+// and what it holds; requests parked on it fail with MPB_EDELETED.
+// Errors: MPB_ENOENT, connection errors.
+mpb_err mpb_object_delete(mpb_client *client, const char *name);
+
+// ---------------------------------------------------------------------
 // Queues: named FIFO, LIFO and priority queues, as Python's queue.Queue,
 // queue.LifoQueue and queue.PriorityQueue.
 
