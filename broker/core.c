@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include "dispatch.h"
@@ -19,6 +20,9 @@ struct mpbi_session {
 	uint32_t     s_id;
 	mpbi_waiter *s_waiters; // parked requests, most recent first
 	size_t       s_parked;
+	bool         s_authed;    // passed auth.prove (or no secret is set)
+	bool         s_has_nonce; // s_nonce awaits an auth.prove
+	uint8_t      s_nonce[MPBI_AUTH_NONCE_LEN];
 };
 
 struct mpbi_broker {
@@ -224,8 +228,9 @@ mpbi_broker_session_open(mpbi_broker *b, uint32_t sid)
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		return (MPB_ENOMEM);
 	}
-	s->s_id = sid;
-	rv      = mpbi_htab_insert(b->b_sessions, &s->s_id, sizeof(s->s_id), s);
+	s->s_id     = sid;
+	s->s_authed = b->b_cfg.auth_secret == NULL;
+	rv          = mpbi_htab_insert(b->b_sessions, &s->s_id, sizeof(s->s_id), s);
 	if (rv != MPB_OK) {
 		free(s);
 	}
@@ -246,6 +251,42 @@ mpbi_broker_session_close(mpbi_broker *b, uint32_t sid)
 		mpbi_waiter_fail(b, s->s_waiters, MPB_ECONNLOST, "session ended");
 	}
 	free(s);
+}
+
+bool
+mpbi_session_authed(const mpbi_session *s)
+{
+	return (s->s_authed);
+}
+
+void
+mpbi_session_set_authed(mpbi_session *s)
+{
+	s->s_authed = true;
+}
+
+mpb_err
+mpbi_session_challenge(mpbi_session *s, uint8_t nonce[MPBI_AUTH_NONCE_LEN])
+{
+	if (getrandom(s->s_nonce, sizeof(s->s_nonce), 0) !=
+	    (ssize_t) sizeof(s->s_nonce)) {
+		return (MPB_EINTERNAL);
+	}
+	s->s_has_nonce = true;
+	memcpy(nonce, s->s_nonce, sizeof(s->s_nonce));
+	return (MPB_OK);
+}
+
+bool
+mpbi_session_take_nonce(mpbi_session *s, uint8_t nonce[MPBI_AUTH_NONCE_LEN])
+{
+	if (!s->s_has_nonce) {
+		return (false);
+	}
+	// One proof per challenge: a guess costs a round trip each.
+	s->s_has_nonce = false;
+	memcpy(nonce, s->s_nonce, sizeof(s->s_nonce));
+	return (true);
 }
 
 // ---------------------------------------------------------------------

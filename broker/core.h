@@ -43,6 +43,11 @@ typedef struct mpbi_config {
 	uint32_t max_objects; // named objects of every kind together
 	uint32_t max_parked;  // parked requests per session
 	uint32_t max_depth;   // container nesting accepted in a frame
+	// Shared secret sessions must prove they know (auth.challenge,
+	// auth.prove) before any other op; NULL: no authentication.  Not
+	// owned: it must outlive the broker.
+	const uint8_t *auth_secret;
+	size_t         auth_secret_len;
 } mpbi_config;
 
 void mpbi_config_defaults(mpbi_config *cfg);
@@ -204,6 +209,16 @@ mpbi_arg(const mpbi_req *r, size_t i)
 }
 
 const mpbi_config *mpbi_broker_config(const mpbi_broker *b);
+
+// Authentication state of a session (see proto/auth.c).  A session is
+// authenticated from the start when no secret is configured.
+bool mpbi_session_authed(const mpbi_session *s);
+void mpbi_session_set_authed(mpbi_session *s);
+// Makes and keeps a fresh random nonce for the session's next proof.
+mpb_err mpbi_session_challenge(mpbi_session *s, uint8_t nonce[MPBI_AUTH_NONCE_LEN]);
+// Gives back the kept nonce and forgets it (one proof per challenge);
+// false when there is none.
+bool mpbi_session_take_nonce(mpbi_session *s, uint8_t nonce[MPBI_AUTH_NONCE_LEN]);
 
 // Name table.  Lookup returns NULL when absent.
 mpbi_obj *mpbi_obj_lookup(mpbi_broker *b, const char *name, size_t namelen);

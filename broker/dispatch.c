@@ -14,9 +14,11 @@
 // object.  One row per op in MPBI_OP_MAP; a unit test checks that.
 static const mpbi_cmd cmd_table[MPBI_OP_LIMIT] = {
 	// Broker and objects of any kind
-	CMD(PING, mpbi_h_ping, 0, 0, 0, NULL),
+	CMD(PING, mpbi_h_ping, 0, 0, MPBI_CMDF_PREAUTH, NULL),
 	CMD(OBJ_LIST, mpbi_h_objlist, 0, 0, 0, NULL),
 	CMD(OBJ_DELETE, mpbi_h_objdelete, 1, 1, NAMED, NULL),
+	CMD(AUTH_CHALLENGE, mpbi_h_auth_challenge, 0, 0, MPBI_CMDF_PREAUTH, NULL),
+	CMD(AUTH_PROVE, mpbi_h_auth_prove, 2, 2, MPBI_CMDF_PREAUTH, NULL),
 	// Queues
 	CMD(Q_CREATE, mpbi_h_qcreate, 3, 3, NAMED, NULL),
 	CMD(Q_PUT, mpbi_h_qput, 4, 4, EXISTING, &mpbi_queue_class),
@@ -99,6 +101,12 @@ mpbi_dispatch(mpbi_req *r, const void *body, size_t len)
 	uint64_t           op;
 	const mpbi_cmd    *cmd;
 
+	if (!mpbi_session_authed(r->r_sess) && len > MPBI_PREAUTH_MAX_FRAME) {
+		mpbi_req_error(r, MPB_EMSGSIZE,
+		    "frames before authentication are limited to %u bytes",
+		    MPBI_PREAUTH_MAX_FRAME);
+		return;
+	}
 	if (len > cfg->max_frame) {
 		mpbi_req_error(r, MPB_EMSGSIZE,
 		    "frame of %zu bytes exceeds the limit of %u", len,
@@ -121,6 +129,11 @@ mpbi_dispatch(mpbi_req *r, const void *body, size_t len)
 	if ((cmd = mpbi_cmd_find(op)) == NULL) {
 		mpbi_req_error(r, MPB_ENOTSUP, "unknown op %llu",
 		    (unsigned long long) op);
+		return;
+	}
+	if ((cmd->cmd_flags & MPBI_CMDF_PREAUTH) == 0 &&
+	    !mpbi_session_authed(r->r_sess)) {
+		mpbi_req_error(r, MPB_EAUTH, "authenticate first (auth.challenge)");
 		return;
 	}
 	if (r->r_nargs < cmd->cmd_min_args || r->r_nargs > cmd->cmd_max_args) {

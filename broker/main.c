@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -44,6 +45,14 @@ usage(FILE *out)
 	    "      --max-depth N    deepest msgpack nesting accepted in a frame,\n"
 	    "                       1..%u (default %u)\n"
 	    "      --receivers N    contexts waiting for requests (default %d)\n"
+	    "      --auth-file FILE require every client to prove it knows the\n"
+	    "                       secret in FILE (its bytes, less one trailing\n"
+	    "                       newline) before any other request; clients\n"
+	    "                       use MPB_AUTH_FILE or mpb_connect_ex()\n"
+	    "      --insecure       allow a tcp:// listener on a non-loopback\n"
+	    "                       address without --auth-file (refused otherwise)\n"
+	    "      --tls-cert FILE  certificate (PEM) for tls+tcp:// listeners\n"
+	    "      --tls-key FILE   its private key (PEM)\n"
 	    "  -v, --verbose        also log each client session's start and end\n"
 	    "  -h, --help           show this help and exit\n"
 	    "      --version        show the version and exit\n"
@@ -75,6 +84,31 @@ parse_num(const char *opt, const char *s, unsigned long min,
 	return ((uint32_t) v);
 }
 
+// true for addresses only this host can reach: ipc, abstract sockets and
+// tcp/tls on a loopback address.  (Redis calls refusing the others
+// without a password "protected mode".)
+static bool
+url_is_private(const char *url)
+{
+	static const char *const loopback[] = { "127.", "localhost:", "[::1]:" };
+	const char              *host;
+
+	if (strncmp(url, "ipc://", 6) == 0 || strncmp(url, "abstract://", 11) == 0 ||
+	    strncmp(url, "inproc://", 9) == 0) {
+		return (true);
+	}
+	if ((host = strstr(url, "://")) == NULL) {
+		return (false);
+	}
+	host += 3;
+	for (size_t i = 0; i < sizeof(loopback) / sizeof(loopback[0]); i++) {
+		if (strncmp(host, loopback[i], strlen(loopback[i])) == 0) {
+			return (true);
+		}
+	}
+	return (false);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -87,6 +121,10 @@ main(int argc, char **argv)
 		OPT_MAX_DEPTH,
 		OPT_RECEIVERS,
 		OPT_VERSION,
+		OPT_AUTH_FILE,
+		OPT_INSECURE,
+		OPT_TLS_CERT,
+		OPT_TLS_KEY,
 	};
 	static const struct option opts[] = {
 		{ "listen", required_argument, NULL, 'l' },
@@ -97,6 +135,10 @@ main(int argc, char **argv)
 		{ "max-parked", required_argument, NULL, OPT_MAX_PARKED },
 		{ "max-depth", required_argument, NULL, OPT_MAX_DEPTH },
 		{ "receivers", required_argument, NULL, OPT_RECEIVERS },
+		{ "auth-file", required_argument, NULL, OPT_AUTH_FILE },
+		{ "insecure", no_argument, NULL, OPT_INSECURE },
+		{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
+		{ "tls-key", required_argument, NULL, OPT_TLS_KEY },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, OPT_VERSION },
@@ -109,6 +151,9 @@ main(int argc, char **argv)
 	sigset_t           sigs;
 	int                c;
 	mpb_err            rv;
+	const char        *auth_file = NULL;
+	bool               insecure  = false;
+	uint8_t           *secret    = NULL;
 
 	mpbi_config_defaults(&cfg);
 	scfg.urls      = urls;
@@ -152,6 +197,18 @@ main(int argc, char **argv)
 			scfg.receivers = parse_num(
 			    "--receivers", optarg, 1, 1024, 0);
 			break;
+		case OPT_AUTH_FILE:
+			auth_file = optarg;
+			break;
+		case OPT_INSECURE:
+			insecure = true;
+			break;
+		case OPT_TLS_CERT:
+			scfg.tls_cert_file = optarg;
+			break;
+		case OPT_TLS_KEY:
+			scfg.tls_key_file = optarg;
+			break;
 		case 'v':
 			scfg.verbose = true;
 			break;
@@ -174,6 +231,26 @@ main(int argc, char **argv)
 	if (scfg.nurls == 0) {
 		const char *env = getenv("MPB_URL");
 		urls[scfg.nurls++] = env != NULL && env[0] != '\0' ? env : DEFAULT_URL;
+	}
+	if (auth_file != NULL &&
+	    mpbi_auth_read_secret(auth_file, &secret, &cfg.auth_secret_len) !=
+	        MPB_OK) {
+		fprintf(stderr,
+		    "mpbroker: cannot read a secret from %s (empty, unreadable "
+		    "or over 4 KiB)\n",
+		    auth_file);
+		return (1);
+	}
+	cfg.auth_secret = secret;
+	for (size_t i = 0; i < scfg.nurls && secret == NULL && !insecure; i++) {
+		if (!url_is_private(urls[i])) {
+			fprintf(stderr,
+			    "mpbroker: refusing to listen on %s without "
+			    "--auth-file: anyone who can reach it could use the "
+			    "broker (--insecure to do it anyway)\n",
+			    urls[i]);
+			return (1);
+		}
 	}
 
 	// Block the stop signals before nng starts its threads (they inherit
@@ -202,5 +279,6 @@ main(int argc, char **argv)
 	}
 	mpbi_server_stop(srv);
 	mpbi_log("stopped");
+	free(secret);
 	return (0);
 }

@@ -10,6 +10,8 @@
 void mpbi_h_ping(mpbi_req *r);
 void mpbi_h_objlist(mpbi_req *r);
 void mpbi_h_objdelete(mpbi_req *r);
+void mpbi_h_auth_challenge(mpbi_req *r);
+void mpbi_h_auth_prove(mpbi_req *r);
 
 // ops_queue.c
 extern const mpbi_class_ops mpbi_queue_class;

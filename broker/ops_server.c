@@ -60,3 +60,62 @@ mpbi_h_objdelete(mpbi_req *r)
 	mpbi_obj_delete(r->r_broker, o);
 	mpbi_req_ok(r, 0);
 }
+
+// AUTH.CHALLENGE -> [server_nonce]: a fresh nonce for the next proof
+void
+mpbi_h_auth_challenge(mpbi_req *r)
+{
+	uint8_t nonce[MPBI_AUTH_NONCE_LEN];
+	mpb_err rv;
+
+	if (mpbi_broker_config(r->r_broker)->auth_secret == NULL) {
+		mpbi_req_error(r, MPB_ESTATE, "this broker has no secret set");
+		return;
+	}
+	if ((rv = mpbi_session_challenge(r->r_sess, nonce)) != MPB_OK) {
+		mpbi_req_error(r, rv, "no random bytes for a nonce");
+		return;
+	}
+	mpbi_req_ok(r, 1);
+	mpbi_reply_bin(&r->r_reply, nonce, sizeof(nonce));
+}
+
+// AUTH.PROVE client_nonce client_mac -> [server_mac]
+void
+mpbi_h_auth_prove(mpbi_req *r)
+{
+	const mpbi_config *cfg = mpbi_broker_config(r->r_broker);
+	uint8_t            snonce[MPBI_AUTH_NONCE_LEN];
+	uint8_t            want[MPBI_AUTH_MAC_LEN];
+	uint8_t            proof[MPBI_AUTH_MAC_LEN];
+	const uint8_t     *cnonce;
+	const uint8_t     *cmac;
+	size_t             cnlen;
+	size_t             cmlen;
+
+	if (mpbi_span_bytes(mpbi_arg(r, 1), &cnonce, &cnlen) != MPB_OK ||
+	    cnlen != MPBI_AUTH_NONCE_LEN ||
+	    mpbi_span_bytes(mpbi_arg(r, 2), &cmac, &cmlen) != MPB_OK ||
+	    cmlen != MPBI_AUTH_MAC_LEN) {
+		mpbi_req_error(r, MPB_EINVAL,
+		    "auth.prove takes a %u-byte nonce and a %u-byte MAC",
+		    MPBI_AUTH_NONCE_LEN, MPBI_AUTH_MAC_LEN);
+		return;
+	}
+	if (cfg->auth_secret == NULL ||
+	    !mpbi_session_take_nonce(r->r_sess, snonce)) {
+		mpbi_req_error(r, MPB_ESTATE, "no challenge to answer");
+		return;
+	}
+	if (mpbi_auth_mac(cfg->auth_secret, cfg->auth_secret_len, false,
+	        snonce, cnonce, want) != MPB_OK ||
+	    !mpbi_auth_equal(want, cmac, sizeof(want)) ||
+	    mpbi_auth_mac(cfg->auth_secret, cfg->auth_secret_len, true, snonce,
+	        cnonce, proof) != MPB_OK) {
+		mpbi_req_error(r, MPB_EAUTH, "authentication failed");
+		return;
+	}
+	mpbi_session_set_authed(r->r_sess);
+	mpbi_req_ok(r, 1);
+	mpbi_reply_bin(&r->r_reply, proof, sizeof(proof));
+}

@@ -81,6 +81,12 @@ mpbi_reply_str(mpbi_reply *rep, const char *p, size_t n)
 }
 
 void
+mpbi_reply_bin(mpbi_reply *rep, const void *p, size_t n)
+{
+	mpbi_put_bin(&rep->rp_w, p, n);
+}
+
+void
 mpbi_reply_array(mpbi_reply *rep, size_t n)
 {
 	mpbi_put_array(&rep->rp_w, n);

@@ -23,6 +23,7 @@ void mpbi_reply_int(mpbi_reply *rep, int64_t v);
 void mpbi_reply_bool(mpbi_reply *rep, bool v);
 void mpbi_reply_nil(mpbi_reply *rep);
 void mpbi_reply_str(mpbi_reply *rep, const char *p, size_t n);
+void mpbi_reply_bin(mpbi_reply *rep, const void *p, size_t n);
 void mpbi_reply_array(mpbi_reply *rep, size_t n);
 // Bytes that are already one encoded msgpack object (a value), verbatim.
 void mpbi_reply_raw(mpbi_reply *rep, const void *p, size_t n);

@@ -21,6 +21,7 @@
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/tls/tls.h>
 #include <nng/transport/ipc/ipc.h>
 #include <nng/transport/tcp/tcp.h>
 
@@ -352,12 +353,70 @@ probe_url_for(const char *url, nng_listener l)
 	return (probe);
 }
 
+// Reads a whole (small) file into a new NUL-terminated string.
+static char *
+read_text_file(const char *path)
+{
+	FILE  *f = fopen(path, "r");
+	char  *buf;
+	size_t n;
+
+	if (f == NULL) {
+		return (NULL);
+	}
+	if ((buf = calloc(1, 65537)) != NULL) {
+		n = fread(buf, 1, 65536, f);
+		if (n == 0 || n == 65536) {
+			free(buf);
+			buf = NULL;
+		}
+	}
+	fclose(f);
+	return (buf);
+}
+
+// Gives a tls+tcp:// listener the broker's certificate and key.
+static int
+listener_tls(mpbi_server *s, nng_listener l)
+{
+	nng_tls_config *tls;
+	char           *cert = NULL;
+	char           *key  = NULL;
+	int             rv;
+
+	if (s->cfg.tls_cert_file == NULL || s->cfg.tls_key_file == NULL) {
+		mpbi_log("tls+tcp:// listeners need --tls-cert and --tls-key");
+		return (NNG_EINVAL);
+	}
+	if ((cert = read_text_file(s->cfg.tls_cert_file)) == NULL ||
+	    (key = read_text_file(s->cfg.tls_key_file)) == NULL) {
+		mpbi_log("cannot read %s", cert == NULL ? s->cfg.tls_cert_file
+		                                        : s->cfg.tls_key_file);
+		free(cert);
+		return (NNG_EINVAL);
+	}
+	if ((rv = nng_tls_config_alloc(&tls, NNG_TLS_MODE_SERVER)) == 0) {
+		if ((rv = nng_tls_config_own_cert(tls, cert, key, NULL)) == 0) {
+			rv = nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, tls);
+		}
+		nng_tls_config_free(tls); // the listener keeps its reference
+	}
+	free(cert);
+	free(key);
+	return (rv);
+}
+
 static int
 listener_open(mpbi_server *s, listener *ln)
 {
 	int rv;
 
 	if ((rv = nng_listener_create(&ln->l, s->sock, ln->url)) != 0) {
+		return (rv);
+	}
+	if (strncmp(ln->url, "tls+tcp://", 10) == 0 &&
+	    (rv = listener_tls(s, ln->l)) != 0) {
+		nng_listener_close(ln->l);
 		return (rv);
 	}
 	// nng's own cap closes the connection without a reply, so it sits

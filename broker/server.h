@@ -16,6 +16,8 @@ typedef struct mpbi_server_config {
 	int                ipc_mode;  // permission bits of ipc socket files
 	unsigned           receivers; // contexts kept waiting for requests
 	bool               verbose;   // log every session's start and end
+	const char        *tls_cert_file; // PEM, for tls+tcp:// listeners
+	const char        *tls_key_file;
 } mpbi_server_config;
 
 typedef struct mpbi_server mpbi_server;

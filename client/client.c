@@ -23,6 +23,8 @@
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/tls/tls.h>
+#include <sys/random.h>
 
 #include "client_internal.h"
 
@@ -43,6 +45,9 @@ typedef struct client_ctx {
 } client_ctx;
 
 struct mpb_client {
+	uint8_t        *c_secret; // shared secret for auth, or NULL
+	size_t          c_secret_len;
+	pthread_mutex_t c_auth_mtx; // one handshake at a time
 	nng_socket      c_sock;
 	bool            c_open;    // c_sock was opened
 	pid_t           c_pid;     // the process that connected
@@ -262,6 +267,7 @@ mpbi_call_begin(mpbi_call *call, mpb_client *c, mpbi_op op, size_t nargs)
 {
 	memset(call, 0, sizeof(*call));
 	call->client = c;
+	call->op     = op;
 	mpbi_error_clear();
 	if (c == NULL) {
 		return (MPB_EINVAL);
@@ -277,21 +283,56 @@ mpbi_call_begin(mpbi_call *call, mpb_client *c, mpbi_op op, size_t nargs)
 	return (MPB_OK);
 }
 
+static mpb_err authenticate(mpb_client *c);
+
+// One round trip of call's request; a copy is kept (in *againp) when the
+// handle has a secret, so a request refused for want of authentication
+// (a reconnect makes a new, unauthenticated session) can be sent again.
+static mpb_err
+call_once(mpbi_call *call, int64_t wait_ms, nng_msg **againp)
+{
+	mpb_client *c   = call->client;
+	nng_msg    *req = call->req;
+
+	call->req = NULL;
+	*againp   = NULL;
+	if (c->c_secret != NULL && call->op != MPBI_OP_AUTH_CHALLENGE &&
+	    call->op != MPBI_OP_AUTH_PROVE && nng_msg_dup(againp, req) != 0) {
+		nng_msg_free(req);
+		return (MPB_ENOMEM);
+	}
+	return (transact(c, req, recv_timeout(c, wait_ms), &call->reply));
+}
+
 mpb_err
 mpbi_call_run(mpbi_call *call, int64_t wait_ms, size_t nresults)
 {
-	mpb_client *c    = call->client;
 	const char *text = NULL;
 	size_t      textlen = 0;
-	nng_msg    *req;
+	nng_msg    *again;
 	mpb_err     err;
 
 	if ((err = mpbi_writer_err(&call->w)) != MPB_OK) {
 		return (err);
 	}
-	req       = call->req;
-	call->req = NULL;
-	err = transact(c, req, recv_timeout(c, wait_ms), &call->reply);
+	err = call_once(call, wait_ms, &again);
+	if (err == MPB_OK && again != NULL &&
+	    mpbi_reply_parse(nng_msg_body(call->reply), nng_msg_len(call->reply),
+	        MPBI_MAX_DEPTH_CAP, &call->f, NULL, NULL) == MPB_EAUTH) {
+		// Refused unrun: this session has not authenticated (the
+		// connection was re-established).  Prove the secret, then
+		// send the same request once more.
+		nng_msg_free(call->reply);
+		call->reply = NULL;
+		call->req   = again;
+		again       = NULL;
+		if ((err = authenticate(call->client)) == MPB_OK) {
+			err = call_once(call, wait_ms, &again);
+		}
+	}
+	if (again != NULL) {
+		nng_msg_free(again);
+	}
 	if (err != MPB_OK) {
 		return (err);
 	}
@@ -363,6 +404,74 @@ mpb_ping(mpb_client *c, uint32_t *versionp)
 	return (ping(c, versionp));
 }
 
+// auth_round runs one of the two auth ops and copies its one binary
+// result of exactly `want` bytes to out.
+static mpb_err
+auth_round(mpb_client *c, mpbi_op op, const uint8_t *nonce,
+    const uint8_t *mac, uint8_t *out, size_t want)
+{
+	mpbi_call      call;
+	const uint8_t *p;
+	size_t         n;
+	mpb_err        err;
+
+	err = mpbi_call_begin(&call, c, op, nonce != NULL ? 2 : 0);
+	if (err == MPB_OK) {
+		if (nonce != NULL) {
+			mpbi_put_bin(&call.w, nonce, MPBI_AUTH_NONCE_LEN);
+			mpbi_put_bin(&call.w, mac, MPBI_AUTH_MAC_LEN);
+		}
+		err = mpbi_call_run(&call, MPBI_WAIT_NONE, 1);
+	}
+	if (err == MPB_OK &&
+	    (mpbi_span_bytes(call.f.elem[1], &p, &n) != MPB_OK || n != want)) {
+		err = MPB_EPROTO;
+	}
+	if (err == MPB_OK) {
+		memcpy(out, p, n);
+	}
+	mpbi_call_fini(&call);
+	return (err);
+}
+
+// authenticate proves to the broker that this handle knows the secret,
+// and checks the broker's proof that it does too (proto/auth.c).
+static mpb_err
+authenticate(mpb_client *c)
+{
+	uint8_t snonce[MPBI_AUTH_NONCE_LEN];
+	uint8_t cnonce[MPBI_AUTH_NONCE_LEN];
+	uint8_t mac[MPBI_AUTH_MAC_LEN];
+	uint8_t proof[MPBI_AUTH_MAC_LEN];
+	mpb_err err;
+
+	pthread_mutex_lock(&c->c_auth_mtx);
+	err = auth_round(c, MPBI_OP_AUTH_CHALLENGE, NULL, NULL, snonce,
+	    sizeof(snonce));
+	if (err == MPB_OK &&
+	    getrandom(cnonce, sizeof(cnonce), 0) != (ssize_t) sizeof(cnonce)) {
+		err = MPB_EINTERNAL;
+	}
+	if (err == MPB_OK) {
+		err = mpbi_auth_mac(c->c_secret, c->c_secret_len, false, snonce,
+		    cnonce, mac);
+	}
+	if (err == MPB_OK) {
+		err = auth_round(
+		    c, MPBI_OP_AUTH_PROVE, cnonce, mac, proof, sizeof(proof));
+	}
+	if (err == MPB_OK) {
+		err = mpbi_auth_mac(c->c_secret, c->c_secret_len, true, snonce,
+		    cnonce, mac);
+	}
+	// A broker that cannot prove the secret back is not ours.
+	if (err == MPB_OK && !mpbi_auth_equal(mac, proof, sizeof(mac))) {
+		err = MPB_EAUTH;
+	}
+	pthread_mutex_unlock(&c->c_auth_mtx);
+	return (err);
+}
+
 // dial_err translates a failed nng_dialer_create/start.
 static mpb_err
 dial_err(int rv)
@@ -380,10 +489,53 @@ dial_err(int rv)
 	}
 }
 
+// dial_tls gives a tls+tcp:// dialer the CA that must have signed the
+// broker's certificate, and the name the certificate must carry.
 static mpb_err
-client_dial(mpb_client *c, const char *url)
+dial_tls(nng_dialer d, const char *url, const mpb_connect_opts *opts)
+{
+	const char     *ca   = opts->tls_ca_file;
+	const char     *name = opts->tls_server_name;
+	nng_tls_config *tls;
+	nng_url        *u = NULL;
+	int             rv;
+
+	if (ca == NULL) {
+		ca = getenv("MPB_TLS_CA");
+	}
+	if (ca == NULL || ca[0] == '\0') {
+		return (MPB_EINVAL); // no unverified TLS
+	}
+	if (name == NULL) {
+		if (nng_url_parse(&u, url) != 0) {
+			return (MPB_EINVAL);
+		}
+		name = u->u_hostname;
+	}
+	if ((rv = nng_tls_config_alloc(&tls, NNG_TLS_MODE_CLIENT)) != 0) {
+		nng_url_free(u);
+		return (from_nng(rv));
+	}
+	rv = nng_tls_config_auth_mode(tls, NNG_TLS_AUTH_MODE_REQUIRED);
+	if (rv == 0) {
+		rv = nng_tls_config_ca_file(tls, ca);
+	}
+	if (rv == 0) {
+		rv = nng_tls_config_server_name(tls, name);
+	}
+	if (rv == 0) {
+		rv = nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, tls);
+	}
+	nng_tls_config_free(tls); // the dialer keeps its reference
+	nng_url_free(u);
+	return (rv == 0 ? MPB_OK : rv == NNG_ENOMEM ? MPB_ENOMEM : MPB_EINVAL);
+}
+
+static mpb_err
+client_dial(mpb_client *c, const char *url, const mpb_connect_opts *opts)
 {
 	nng_dialer d;
+	mpb_err    err;
 	int        rv;
 
 	// Resend off: req0 resends after 60 s and on every reconnect, which
@@ -407,6 +559,10 @@ client_dial(mpb_client *c, const char *url)
 	}
 	if (rv != 0) {
 		return (from_nng(rv));
+	}
+	if (strncmp(url, "tls+tcp://", 10) == 0 &&
+	    (err = dial_tls(d, url, opts)) != MPB_OK) {
+		return (err);
 	}
 	// Synchronous: the first attempt's failure comes back here, so
 	// "nobody listens there" fails at once instead of retrying in the
@@ -432,35 +588,28 @@ client_free(mpb_client *c)
 		(void) nng_close(c->c_sock);
 	}
 	pthread_mutex_destroy(&c->c_mtx);
+	pthread_mutex_destroy(&c->c_auth_mtx);
+	free(c->c_secret);
 	free(c);
 }
 
 mpb_err
 mpb_connect(const char *url, int connect_timeout_ms, mpb_client **clientp)
 {
-	mpb_client *c;
-	uint32_t    version;
-	mpb_err     err;
-	int         rv;
+	mpb_connect_opts opts = { 0 };
 
-	mpbi_error_clear();
-	if (clientp == NULL || connect_timeout_ms < 0) {
-		return (MPB_EINVAL);
-	}
-	if (url == NULL) {
-		url = getenv("MPB_URL");
-		if (url == NULL || url[0] == '\0') {
-			url = MPB_DEFAULT_URL;
-		}
-	}
-	if (connect_timeout_ms == 0) {
-		connect_timeout_ms = MPB_DEFAULT_CONNECT_TIMEOUT_MS;
-	}
-	// Claimed before the first nng call, even one that then fails:
-	// nng may already have started its threads by then.
-	if (!nng_claim()) {
-		return (MPB_EFORK);
-	}
+	opts.url                = url;
+	opts.connect_timeout_ms = connect_timeout_ms;
+	return (mpb_connect_ex(&opts, clientp));
+}
+
+// client_new allocates a handle that has not touched nng yet.
+static mpb_err
+client_new(const mpb_connect_opts *opts, mpb_client **cp)
+{
+	const char *auth_file = opts->auth_file;
+	mpb_client *c;
+	mpb_err     err;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		return (MPB_ENOMEM);
@@ -469,15 +618,62 @@ mpb_connect(const char *url, int connect_timeout_ms, mpb_client **clientp)
 		free(c);
 		return (MPB_ENOMEM);
 	}
+	if (pthread_mutex_init(&c->c_auth_mtx, NULL) != 0) {
+		pthread_mutex_destroy(&c->c_mtx);
+		free(c);
+		return (MPB_ENOMEM);
+	}
 	c->c_pid     = getpid();
-	c->c_conn_ms = connect_timeout_ms;
+	c->c_conn_ms = opts->connect_timeout_ms != 0
+	    ? opts->connect_timeout_ms
+	    : MPB_DEFAULT_CONNECT_TIMEOUT_MS;
+	if (auth_file == NULL) {
+		auth_file = getenv("MPB_AUTH_FILE");
+	}
+	if (auth_file != NULL && auth_file[0] != '\0' &&
+	    (err = mpbi_auth_read_secret(
+	         auth_file, &c->c_secret, &c->c_secret_len)) != MPB_OK) {
+		client_free(c);
+		return (err);
+	}
+	*cp = c;
+	return (MPB_OK);
+}
+
+mpb_err
+mpb_connect_ex(const mpb_connect_opts *opts, mpb_client **clientp)
+{
+	const char *url;
+	mpb_client *c;
+	uint32_t    version;
+	mpb_err     err;
+	int         rv;
+
+	mpbi_error_clear();
+	if (opts == NULL || clientp == NULL || opts->connect_timeout_ms < 0) {
+		return (MPB_EINVAL);
+	}
+	if ((url = opts->url) == NULL) {
+		url = getenv("MPB_URL");
+		if (url == NULL || url[0] == '\0') {
+			url = MPB_DEFAULT_URL;
+		}
+	}
+	// Claimed before the first nng call, even one that then fails:
+	// nng may already have started its threads by then.
+	if (!nng_claim()) {
+		return (MPB_EFORK);
+	}
+	if ((err = client_new(opts, &c)) != MPB_OK) {
+		return (err);
+	}
 	if ((rv = nng_req0_open(&c->c_sock)) != 0) {
 		client_free(c);
 		return (from_nng(rv));
 	}
 	c->c_open = true;
 
-	if ((err = client_dial(c, url)) != MPB_OK) {
+	if ((err = client_dial(c, url, opts)) != MPB_OK) {
 		client_free(c);
 		return (err);
 	}
@@ -493,9 +689,14 @@ mpb_connect(const char *url, int connect_timeout_ms, mpb_client **clientp)
 	if (err == MPB_OK && version != MPBI_PROTOCOL_VERSION) {
 		err = MPB_ENOTSUP;
 	}
+	if (err == MPB_OK && c->c_secret != NULL) {
+		err = authenticate(c);
+	}
 	if (err != MPB_OK) {
 		client_free(c);
-		mpbi_error_clear();
+		if (err != MPB_EAUTH) {
+			mpbi_error_clear();
+		}
 		return (err);
 	}
 	*clientp = c;

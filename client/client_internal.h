@@ -27,6 +27,7 @@
 // after it arrives; mpbi_call_fini releases whichever it still holds.
 typedef struct mpbi_call {
 	mpb_client *client;
+	mpbi_op     op;
 	nng_msg    *req;   // request being written; NULL once handed to nng
 	nng_msg    *reply; // reply body; f's spans point into it
 	mpbi_writer w;     // writes the request's arguments

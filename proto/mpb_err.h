@@ -46,7 +46,8 @@ extern "C" {
 	X(EBUSY, 26, "held by another owner")                                 \
 	X(ENOTOWNER, 27, "not held by the caller")                            \
 	X(EBROKEN, 28, "barrier is broken")                                   \
-	X(EEOF, 29, "the other end is closed")
+	X(EEOF, 29, "the other end is closed")                                \
+	X(EAUTH, 30, "authentication required or failed")
 
 // mpb_err: 0 is success, every other value an error from the map above.
 typedef enum mpb_err {

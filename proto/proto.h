@@ -59,7 +59,9 @@
 #define MPBI_OP_MAP_SERVER(X)                                                 \
 	X(PING, 1, "ping")                                                    \
 	X(OBJ_LIST, 2, "object.list")                                         \
-	X(OBJ_DELETE, 3, "object.delete")
+	X(OBJ_DELETE, 3, "object.delete")                                     \
+	X(AUTH_CHALLENGE, 4, "auth.challenge")                                \
+	X(AUTH_PROVE, 5, "auth.prove")
 
 #define MPBI_OP_MAP_QUEUE(X)                                                  \
 	X(Q_CREATE, 10, "queue.create")                                       \
@@ -96,6 +98,27 @@ typedef enum mpbi_qkind {
 
 // mpbi_op_name returns the dotted name of op ("queue.put") or NULL.
 const char *mpbi_op_name(uint64_t op);
+
+// ---------------------------------------------------------------------
+// Authentication (auth.c): see PROTOCOL.md, "Authentication".
+
+#define MPBI_AUTH_NONCE_LEN 32
+#define MPBI_AUTH_MAC_LEN 32
+// Before a session has authenticated, frames larger than this are refused.
+#define MPBI_PREAUTH_MAX_FRAME 256
+
+// The MAC one side sends: HMAC-SHA256 over a label naming the side and
+// both nonces.  MPB_OK, or MPB_EINTERNAL if mbed TLS fails.
+mpb_err mpbi_auth_mac(const void *secret, size_t secretlen, bool server_side,
+    const uint8_t server_nonce[MPBI_AUTH_NONCE_LEN],
+    const uint8_t client_nonce[MPBI_AUTH_NONCE_LEN],
+    uint8_t out[MPBI_AUTH_MAC_LEN]);
+// Compares in time independent of where a and b differ.
+bool mpbi_auth_equal(const uint8_t *a, const uint8_t *b, size_t n);
+// Reads a secret file: its bytes, less one trailing newline.  On MPB_OK
+// *secretp is malloc'ed (free it) and *lenp > 0.  MPB_EINVAL when the file
+// cannot be read, is empty or over 4 KiB.
+mpb_err mpbi_auth_read_secret(const char *path, uint8_t **secretp, size_t *lenp);
 
 // ---------------------------------------------------------------------
 // Decoding

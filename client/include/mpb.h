@@ -93,6 +93,31 @@ typedef struct mpb_client mpb_client;
 // On MPB_OK *clientp is a new handle the caller must mpb_close().
 mpb_err mpb_connect(const char *url, int connect_timeout_ms, mpb_client **clientp);
 
+// Everything mpb_connect_ex can be told; zero-initialise it and set what
+// you need.  Strings are only read during the call.
+typedef struct mpb_connect_opts {
+	const char *url;                // NULL: $MPB_URL, else MPB_DEFAULT_URL
+	int         connect_timeout_ms; // 0: MPB_DEFAULT_CONNECT_TIMEOUT_MS
+	// A file holding the broker's shared secret (its bytes, less one
+	// trailing newline).  NULL: $MPB_AUTH_FILE if set, else none.  With
+	// a secret the handle authenticates at connect, and again by itself
+	// whenever the connection is re-established.
+	const char *auth_file;
+	// For tls+tcp:// URLs: the CA certificate file (PEM) that must have
+	// signed the broker's certificate (NULL: $MPB_TLS_CA; required --
+	// there is no unverified TLS), and the name the certificate must
+	// carry (NULL: the URL's host).
+	const char *tls_ca_file;
+	const char *tls_server_name;
+} mpb_connect_opts;
+
+// mpb_connect_ex is mpb_connect with every option.  Errors as
+// mpb_connect, and: MPB_EINVAL (the auth file cannot be read or is empty;
+// a tls+tcp:// URL without a CA file), MPB_EAUTH (the broker refused the
+// secret, or could not prove it knows it), MPB_ENOBROKER (also: the TLS
+// handshake failed, e.g. a certificate not signed by the CA).
+mpb_err mpb_connect_ex(const mpb_connect_opts *opts, mpb_client **clientp);
+
 // mpb_close closes the connection and frees the handle.  No other thread
 // may be using the handle.  The broker ends the session: its parked
 // requests are dropped.  NULL is accepted.  In a forked child (see fork
