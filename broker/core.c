@@ -71,6 +71,8 @@ mpbi_config_defaults(mpbi_config *cfg)
 	cfg->max_objects = MPBI_DEFAULT_MAX_OBJECTS;
 	cfg->max_parked  = MPBI_DEFAULT_MAX_PARKED;
 	cfg->max_depth   = MPBI_DEFAULT_MAX_DEPTH;
+	cfg->auth_secret     = NULL;
+	cfg->auth_secret_len = 0;
 }
 
 const mpbi_config *

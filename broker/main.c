@@ -17,6 +17,7 @@
 #define DEFAULT_URL "ipc:///tmp/mpbroker.ipc"
 #define DEFAULT_IPC_MODE 0600
 #define DEFAULT_RECEIVERS 8
+#define DEFAULT_MAX_UNSENT 1024
 
 static void
 usage(FILE *out)
@@ -45,6 +46,9 @@ usage(FILE *out)
 	    "      --max-depth N    deepest msgpack nesting accepted in a frame,\n"
 	    "                       1..%u (default %u)\n"
 	    "      --receivers N    contexts waiting for requests (default %d)\n"
+	    "      --max-unsent N   replies a client may leave unread; past that\n"
+	    "                       its requests are dropped unrun until it\n"
+	    "                       reads them (default %d)\n"
 	    "      --auth-file FILE require every client to prove it knows the\n"
 	    "                       secret in FILE (its bytes, less one trailing\n"
 	    "                       newline) before any other request; clients\n"
@@ -62,7 +66,7 @@ usage(FILE *out)
 	    MAX_LISTEN, DEFAULT_URL, DEFAULT_IPC_MODE, MPBI_DEFAULT_MAX_FRAME,
 	    MPBI_DEFAULT_MAX_NAME, MPBI_DEFAULT_MAX_OBJECTS,
 	    MPBI_DEFAULT_MAX_PARKED, MPBI_MAX_DEPTH_CAP, MPBI_DEFAULT_MAX_DEPTH,
-	    DEFAULT_RECEIVERS);
+	    DEFAULT_RECEIVERS, DEFAULT_MAX_UNSENT);
 }
 
 // Parses a number in [min, max] (base 0: 0x.., 0.. octal) or exits.
@@ -125,6 +129,7 @@ main(int argc, char **argv)
 		OPT_INSECURE,
 		OPT_TLS_CERT,
 		OPT_TLS_KEY,
+		OPT_MAX_UNSENT,
 	};
 	static const struct option opts[] = {
 		{ "listen", required_argument, NULL, 'l' },
@@ -135,6 +140,7 @@ main(int argc, char **argv)
 		{ "max-parked", required_argument, NULL, OPT_MAX_PARKED },
 		{ "max-depth", required_argument, NULL, OPT_MAX_DEPTH },
 		{ "receivers", required_argument, NULL, OPT_RECEIVERS },
+		{ "max-unsent", required_argument, NULL, OPT_MAX_UNSENT },
 		{ "auth-file", required_argument, NULL, OPT_AUTH_FILE },
 		{ "insecure", no_argument, NULL, OPT_INSECURE },
 		{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
@@ -158,7 +164,8 @@ main(int argc, char **argv)
 	mpbi_config_defaults(&cfg);
 	scfg.urls      = urls;
 	scfg.ipc_mode  = DEFAULT_IPC_MODE;
-	scfg.receivers = DEFAULT_RECEIVERS;
+	scfg.receivers  = DEFAULT_RECEIVERS;
+	scfg.max_unsent = DEFAULT_MAX_UNSENT;
 	while ((c = getopt_long(argc, argv, "l:vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'l':
@@ -196,6 +203,10 @@ main(int argc, char **argv)
 		case OPT_RECEIVERS:
 			scfg.receivers = parse_num(
 			    "--receivers", optarg, 1, 1024, 0);
+			break;
+		case OPT_MAX_UNSENT:
+			scfg.max_unsent = parse_num(
+			    "--max-unsent", optarg, 1, 1u << 20, 0);
 			break;
 		case OPT_AUTH_FILE:
 			auth_file = optarg;

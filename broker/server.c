@@ -49,6 +49,7 @@ struct worker {
 	nng_ctx      ctx;
 	nng_aio     *aio;
 	worker_state state;
+	uint32_t     sid; // session of the request it holds
 	worker      *next_idle;
 	worker      *next_all;
 };
@@ -77,6 +78,8 @@ struct mpbi_server {
 	worker            *all;
 	unsigned           receiving;
 	unsigned           sending;
+	mpbi_htab         *unsent;      // session id -> replies not yet sent
+	uint32_t           flood_sid;   // last session logged for flooding
 	listener          *listeners;
 	size_t             nlisteners;
 };
@@ -152,11 +155,33 @@ worker_release(mpbi_server *s, worker *w)
 	s->idle      = w;
 }
 
+// Replies handed to nng and not yet sent, per session.  A client that
+// sends requests without reading replies would otherwise hold a worker
+// (and a reply) per request until the broker runs out of both: past the
+// limit its requests are dropped unread, until it reads its replies.
+// (Closing its connection instead, as Redis does, makes nng 1.5.2's
+// reaper hang on the send stuck in the full socket, and with it the next
+// nng_close in the process.)
+static size_t
+unsent_add(mpbi_server *s, uint32_t sid, int delta)
+{
+	uintptr_t n = (uintptr_t) mpbi_htab_remove(s->unsent, &sid, sizeof(sid));
+
+	n = delta > 0 ? n + 1 : n - 1;
+	if (n > 0 &&
+	    mpbi_htab_insert(s->unsent, &sid, sizeof(sid), (void *) n) != MPB_OK) {
+		return (0); // cannot count it: do not punish the client
+	}
+	return ((size_t) n);
+}
+
 static void
 worker_send(mpbi_server *s, worker *w, nng_msg *msg)
 {
 	w->state = W_SEND;
 	s->sending++;
+	// Once, as the count passes the limit.
+	(void) unsent_add(s, w->sid, +1);
 	nng_aio_set_msg(w->aio, msg);
 	nng_ctx_send(w->ctx, w->aio);
 }
@@ -208,13 +233,28 @@ worker_on_recv(mpbi_server *s, worker *w, int rv)
 		w->state = W_DEAD;
 		return;
 	}
-	outcome = mpbi_broker_handle(s->broker,
-	    (uint32_t) nng_pipe_id(nng_msg_get_pipe(msg)), w, nng_msg_body(msg),
+	w->sid = (uint32_t) nng_pipe_id(nng_msg_get_pipe(msg));
+	if ((uintptr_t) mpbi_htab_get(s->unsent, &w->sid, sizeof(w->sid)) >=
+	    s->cfg.max_unsent) {
+		if (s->flood_sid != w->sid) {
+			s->flood_sid = w->sid;
+			mpbi_log("session %u leaves %u replies unread: dropping "
+			         "its requests until it reads them",
+			    w->sid, s->cfg.max_unsent);
+		}
+		nng_msg_free(msg);
+		worker_release(s, w);
+		return;
+	}
+	outcome = mpbi_broker_handle(s->broker, w->sid, w, nng_msg_body(msg),
 	    nng_msg_len(msg), mpbi_now_ms(), &reply);
 	nng_msg_free(msg);
 	switch (outcome) {
 	case MPBI_REPLY:
 		worker_send(s, w, reply);
+		// Keep the receivers whole while replies are on their way: a
+		// client slow to read them must not stop the broker reading.
+		fill_receivers(s);
 		break;
 	case MPBI_PARKED:
 		w->state = W_PARKED;
@@ -241,6 +281,7 @@ worker_cb(void *arg)
 		break;
 	case W_SEND:
 		s->sending--;
+		(void) unsent_add(s, w->sid, -1);
 		if (rv != 0) {
 			// The message is still ours when a send fails.
 			nng_msg_free(nng_aio_get_msg(w->aio));
@@ -556,6 +597,7 @@ server_free(mpbi_server *s)
 		listener_fini(&s->listeners[i]);
 	}
 	free(s->listeners);
+	mpbi_htab_destroy(s->unsent);
 	mpbi_broker_destroy(s->broker);
 	pthread_cond_destroy(&s->timer_cv);
 	pthread_mutex_destroy(&s->lock);
@@ -590,7 +632,8 @@ mpbi_server_start(const mpbi_config *cfg, const mpbi_server_config *scfg,
 		free(s);
 		return (MPB_ENOMEM);
 	}
-	if ((s->listeners = calloc(scfg->nurls, sizeof(listener))) == NULL) {
+	if ((s->listeners = calloc(scfg->nurls, sizeof(listener))) == NULL ||
+	    mpbi_htab_create(&s->unsent) != MPB_OK) {
 		server_free(s);
 		return (MPB_ENOMEM);
 	}

@@ -15,6 +15,7 @@ typedef struct mpbi_server_config {
 	size_t             nurls;
 	int                ipc_mode;  // permission bits of ipc socket files
 	unsigned           receivers; // contexts kept waiting for requests
+	unsigned           max_unsent; // replies a session may leave unread
 	bool               verbose;   // log every session's start and end
 	const char        *tls_cert_file; // PEM, for tls+tcp:// listeners
 	const char        *tls_key_file;

@@ -293,6 +293,101 @@ test_client_killed_right_after_dial(void **state)
 }
 
 // ---------------------------------------------------------------------
+// Clients that misbehave on purpose
+
+// Many requests, no reply read: the broker keeps serving others, and cuts
+// the flooding client off.
+static void
+test_flood_without_reading(void **state)
+{
+	const char *argv[] = { mpbt_bin("mpb_testclient"), "flood", broker.url,
+		"50000", "20", NULL };
+	mpbt_proc   flooder;
+	mpb_client *c;
+
+	(void) state;
+	assert_ok(mpb_connect(broker.url, 5000, &c));
+	// Replies of a few KiB each fill the socket buffers quickly.
+	for (int i = 0; i < 100; i++) {
+		char name[64];
+		snprintf(name, sizeof(name), "flood-queue-with-a-long-name-%03d", i);
+		assert_ok(mpb_queue_create(c, name, MPB_QUEUE_FIFO, 0, NULL));
+	}
+	assert_true(mpbt_spawn(&flooder, argv, false));
+	for (int i = 0; i < 50; i++) {
+		assert_ok(mpb_ping(c, NULL));
+		mpbt_sleep_ms(40);
+	}
+	assert_true(mpbt_running(&flooder));
+	kill(flooder.pid, SIGKILL);
+	(void) mpbt_wait(&flooder, 5000);
+	assert_ok(mpb_ping(c, NULL));
+	mpb_close(c);
+}
+
+// A frame cut off half-way, then the client vanishes.
+static void
+test_half_frame(void **state)
+{
+	struct sockaddr_un sa;
+	// SP header for a req0 peer, then an 8-byte length of 100 and 3
+	// bytes of body.
+	static const uint8_t bytes[] = { 0x00, 'S', 'P', 0x00, 0x00, 0x30, 0x00,
+		0x00, 0x01, 0, 0, 0, 0, 0, 0, 0, 100, 0x80, 0x00, 0x00 };
+	mpb_client *c;
+
+	(void) state;
+	assert_ok(mpb_connect(broker.url, 5000, &c));
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", broker.path);
+	for (int i = 0; i < 5; i++) {
+		int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		assert_true(fd >= 0);
+		assert_int_equal(connect(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+		assert_int_equal(write(fd, bytes, sizeof(bytes)), sizeof(bytes));
+		mpbt_sleep_ms(50);
+		close(fd);
+	}
+	assert_ok(mpb_ping(c, NULL));
+	mpb_close(c);
+	assert_true(connect_and_ping(20000));
+}
+
+// A broker that stops and comes back on the same address: the same
+// handle works again, without being made anew.
+static void
+test_handle_survives_restart(void **state)
+{
+	const char *argv[] = { mpbt_bin("mpbroker"), "--listen", broker.url,
+		NULL };
+	mpb_client *c;
+	mpbt_proc   p;
+	long long   deadline;
+	mpb_err     rv = MPB_EINTERNAL;
+
+	(void) state;
+	assert_ok(mpb_connect(broker.url, 5000, &c));
+	{
+		// Stopped by hand: mpbt_broker_stop would remove its directory.
+		mpbt_proc old = { broker.pid, -1 };
+		kill(broker.pid, SIGTERM);
+		assert_int_equal(mpbt_wait(&old, 10000), 0);
+	}
+	assert_true(mpb_ping(c, NULL) != MPB_OK);
+	assert_true(mpbt_spawn(&p, argv, false));
+	broker.pid = p.pid;
+	deadline   = mpbt_now_ms() + 15000;
+	while (mpbt_now_ms() < deadline &&
+	    (rv = mpb_queue_create(c, "back", MPB_QUEUE_FIFO, 0, NULL)) != MPB_OK) {
+		assert_true(rv == MPB_ECONNLOST || rv == MPB_ENOREPLY);
+		mpbt_sleep_ms(50);
+	}
+	assert_ok(rv);
+	mpb_close(c);
+}
+
+// ---------------------------------------------------------------------
 // Broker death and shutdown under blocked clients
 
 static void
@@ -403,6 +498,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_oversized_frames, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bare_connect_close, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_client_killed_right_after_dial, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flood_without_reading, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_half_frame, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_handle_survives_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_broker_killed_under_blocked_client, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sigterm_answers_parked_requests, setup, teardown),
 		cmocka_unit_test(test_no_broker),

@@ -10,6 +10,9 @@
 //                                        a get that times out is retried
 //   dial-exit URL                        dial without waiting and exit at
 //                                        once: a handshake left half done
+//   flood URL COUNT SECONDS              send COUNT requests on a raw
+//                                        socket without reading a reply,
+//                                        then stay connected SECONDS
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,6 +106,37 @@ dial_exit(const char *url)
 	_exit(0);
 }
 
+static int
+flood(const char *url, long count, int seconds)
+{
+	nng_socket s;
+	long       sent = 0;
+
+	if (nng_req0_open_raw(&s) != 0 ||
+	    nng_socket_set_ms(s, NNG_OPT_SENDTIMEO, 1000) != 0 ||
+	    nng_dial(s, url, NULL, 0) != 0) {
+		return (1);
+	}
+	for (long i = 0; i < count; i++) {
+		nng_msg *m;
+		if (nng_msg_alloc(&m, 0) != 0) {
+			return (1);
+		}
+		// A raw req socket leaves the request id to us.
+		(void) nng_msg_header_append_u32(m, 0x80000000u | (uint32_t) (i + 1));
+		(void) nng_msg_append(m, "\x91\x11", 2); // queue.list
+		if (nng_sendmsg(s, m, 0) != 0) {
+			nng_msg_free(m);
+			break; // the broker stopped reading us, or cut us off
+		}
+		sent++;
+	}
+	printf("%ld\n", sent);
+	fflush(stdout);
+	sleep((unsigned) seconds);
+	return (0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -114,6 +148,9 @@ main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (strcmp(mode, "dial-exit") == 0 && argc == 3) {
 		return (dial_exit(argv[2]));
+	}
+	if (strcmp(mode, "flood") == 0 && argc == 5) {
+		return (flood(argv[2], atol(argv[3]), atoi(argv[4])));
 	}
 	if (argc < 4) {
 		fprintf(stderr, "usage: see testclient.c\n");

@@ -1,0 +1,4 @@
+# Unit tests of the wire codec (proto/) and of the broker core without any
+# network (broker/core.c and the queue handlers behind it).
+mpb_test(test_frame test_frame.c LIBS mpb_core)
+mpb_test(test_core test_core.c LIBS mpb_core)
