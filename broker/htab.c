@@ -1,17 +1,27 @@
 // htab.c -- chained hash table with incremental rehash (see htab.h).
 //
 // Two bucket arrays, as in Redis's dict: h_t[0] holds everything while the
-// table is stable.  A resize allocates h_t[1] and then every insert, get
-// and remove moves a few buckets from h_t[0] to h_t[1] (h_rehash is the
-// next bucket of h_t[0] to move; the ones below it are empty).  When
-// h_t[0] is empty h_t[1] takes its place.  A new resize never starts while
-// one is under way, so there are at most two arrays, and every key is in
-// exactly one of them.
+// table is stable.  A resize allocates h_t[1]; then every insert, get and
+// remove moves a few buckets of h_t[0] to h_t[1].  h_rehash is the next
+// bucket of h_t[0] to move.  When all are moved, h_t[1] takes the place
+// of h_t[0].  A new resize never starts while one is under way, so there
+// are at most two arrays.
 //
-// Sizes are powers of two; bucket = hash & (size - 1), so an entry moves
-// from bucket b of one array only to buckets of the other array that agree
-// with b on the low bits of the smaller mask.  mpbi_htab_scan depends on
-// that: see the comment above it.
+// Sizes are powers of two and bucket = hash & (size - 1), so bucket i of
+// h_t[0] goes only to buckets of h_t[1] that agree with i on the bits of
+// the smaller mask.  Hence, while rehashing, with r = h_rehash:
+//
+//   - a key lives in h_t[1] if its h_t[0] bucket is below r, else in
+//     h_t[0] (inserts follow the same rule), so a lookup reads one chain;
+//   - buckets of h_t[0] below r are empty;
+//   - bucket b of h_t[1] is initialised only once b & (smaller mask) < r.
+//     h_t[1] is malloc'd, not calloc'd, and each bucket is zeroed when the
+//     rehash first reaches it: calloc must zero reused memory in one go
+//     (about 1 ms per 32 MiB here, so tens of ms for a table of a hundred
+//     million keys), the kind of stall the incremental rehash avoids.
+//
+// mpbi_htab_scan reads buckets through htab_bucket, which honours the
+// last point; its cursor relies on the bucket mapping (see above it).
 //
 // Each entry is one allocation holding the key bytes, and caches the full
 // hash, so a rehash never rehashes a key and most mismatches are decided
@@ -29,9 +39,9 @@
 #include "htab.h"
 
 #define HTAB_MIN_SIZE 8 // buckets, once the table has any
-// Buckets moved per operation while rehashing.  Growth starts at load 1,
-// so an array of S buckets is drained within S / HTAB_STEP operations,
-// long before the new array (2S buckets) is full in turn.
+// Non-empty buckets moved per operation while rehashing.  Growth starts at
+// load 1, so an array of S buckets is drained within S / HTAB_STEP
+// operations, long before the new array (2S buckets) is full in turn.
 #define HTAB_STEP 4
 // Empty buckets skipped per bucket we wanted to move, so one operation on
 // a sparse array does bounded work.
@@ -58,7 +68,7 @@ typedef struct htab_table {
 
 struct mpbi_htab {
 	htab_table h_t[2];
-	size_t     h_rehash; // next bucket of h_t[0] to move; HTAB_IDLE if none
+	size_t     h_rehash; // next bucket of h_t[0] to move, or HTAB_IDLE
 	uint64_t   h_k0;     // SipHash key
 	uint64_t   h_k1;
 };
@@ -207,6 +217,41 @@ htab_match(const htab_entry *e, uint64_t hv, const void *key, size_t klen)
 	    (klen == 0 || memcmp(e->e_key, key, klen) == 0));
 }
 
+// The smaller of the two masks while rehashing.
+static inline size_t
+htab_small_mask(const mpbi_htab *h)
+{
+	size_t s0 = h->h_t[0].t_size, s1 = h->h_t[1].t_size;
+
+	return ((s0 < s1 ? s0 : s1) - 1);
+}
+
+// Head of bucket b of h_t[t], reading a bucket of h_t[1] that the rehash
+// has not reached (not yet initialised) as empty.
+static inline htab_entry *
+htab_bucket(const mpbi_htab *h, int t, size_t b)
+{
+	if (t == 1 && (b & htab_small_mask(h)) >= h->h_rehash) {
+		return (NULL);
+	}
+	return (h->h_t[t].t_buckets[b]);
+}
+
+// The chain where a key with hash hv is, or goes; and its array.  The
+// table must have buckets.
+static htab_entry **
+htab_chain(mpbi_htab *h, uint64_t hv, htab_table **tp)
+{
+	htab_table *t = &h->h_t[0];
+
+	if (htab_rehashing(h) &&
+	    ((size_t) hv & (t->t_size - 1)) < h->h_rehash) {
+		t = &h->h_t[1];
+	}
+	*tp = t;
+	return (&t->t_buckets[(size_t) hv & (t->t_size - 1)]);
+}
+
 mpb_err
 mpbi_htab_create(mpbi_htab **hp)
 {
@@ -222,36 +267,29 @@ mpbi_htab_create(mpbi_htab **hp)
 	return (MPB_OK);
 }
 
-static void
-htab_table_free(htab_table *t)
-{
-	for (size_t i = 0; i < t->t_size; i++) {
-		htab_entry *e = t->t_buckets[i];
-		while (e != NULL) {
-			htab_entry *next = e->e_next;
-			free(e);
-			e = next;
-		}
-	}
-	free(t->t_buckets);
-	t->t_buckets = NULL;
-	t->t_size    = 0;
-	t->t_used    = 0;
-}
-
 void
 mpbi_htab_destroy(mpbi_htab *h)
 {
 	if (h == NULL) {
 		return;
 	}
-	htab_table_free(&h->h_t[0]);
-	htab_table_free(&h->h_t[1]);
+	for (int t = 0; t < 2; t++) {
+		for (size_t b = 0; b < h->h_t[t].t_size; b++) {
+			htab_entry *e = htab_bucket(h, t, b);
+			while (e != NULL) {
+				htab_entry *next = e->e_next;
+				free(e);
+				e = next;
+			}
+		}
+		free(h->h_t[t].t_buckets);
+	}
 	free(h);
 }
 
-// Moves up to n non-empty buckets of h_t[0] to h_t[1]; finishes the
-// resize when h_t[0] runs dry.
+// Moves up to n non-empty buckets of h_t[0] to h_t[1], looking at no more
+// than n * HTAB_EMPTY_VISITS buckets; finishes the resize when all are
+// moved.
 static void
 htab_rehash(mpbi_htab *h, size_t n)
 {
@@ -260,18 +298,25 @@ htab_rehash(mpbi_htab *h, size_t n)
 	size_t      m1     = t1->t_size - 1;
 	size_t      visits = n * HTAB_EMPTY_VISITS;
 
-	while (n-- > 0 && t0->t_used > 0) {
-		htab_entry *e;
+	while (n > 0 && visits > 0 && h->h_rehash < t0->t_size) {
+		size_t      i = h->h_rehash;
+		htab_entry *e = t0->t_buckets[i];
 
-		// t_used > 0 means a non-empty bucket at or past h_rehash,
-		// so this stays in bounds.
-		while (t0->t_buckets[h->h_rehash] == NULL) {
-			h->h_rehash++;
-			if (--visits == 0) {
-				return;
+		// Initialise the buckets of h_t[1] whose first source is
+		// bucket i: its images when growing, bucket i itself when
+		// shrinking (the others of h_t[0] that fold onto it come
+		// later).
+		if (t1->t_size > t0->t_size) {
+			for (size_t b = i; b < t1->t_size; b += t0->t_size) {
+				t1->t_buckets[b] = NULL;
 			}
+		} else if (i < t1->t_size) {
+			t1->t_buckets[i] = NULL;
 		}
-		e = t0->t_buckets[h->h_rehash];
+		visits--;
+		if (e != NULL) {
+			n--;
+		}
 		while (e != NULL) {
 			htab_entry *next = e->e_next;
 			size_t      b    = (size_t) e->e_hash & m1;
@@ -281,12 +326,12 @@ htab_rehash(mpbi_htab *h, size_t n)
 			t1->t_used++;
 			e = next;
 		}
-		t0->t_buckets[h->h_rehash] = NULL;
+		t0->t_buckets[i] = NULL;
 		h->h_rehash++;
 	}
-	if (t0->t_used == 0) {
+	if (h->h_rehash == t0->t_size) {
 		free(t0->t_buckets);
-		*t0          = *t1;
+		*t0           = *t1;
 		t1->t_buckets = NULL;
 		t1->t_size    = 0;
 		t1->t_used    = 0;
@@ -309,7 +354,11 @@ htab_resize(mpbi_htab *h, size_t size)
 {
 	htab_entry **b;
 
-	if ((b = calloc(size, sizeof(*b))) == NULL) {
+	if (size > SIZE_MAX / sizeof(*b)) {
+		return (MPB_ENOMEM);
+	}
+	// No calloc: htab_rehash initialises the buckets as it goes.
+	if ((b = malloc(size * sizeof(*b))) == NULL) {
 		return (MPB_ENOMEM);
 	}
 	h->h_t[1].t_buckets = b;
@@ -322,23 +371,17 @@ htab_resize(mpbi_htab *h, size_t size)
 // Finds key; returns the link that points at its entry (so remove can
 // unlink it) and the array it is in, or NULL.
 static htab_entry **
-htab_find(mpbi_htab *h, uint64_t hv, const void *key, size_t klen, int *tp)
+htab_find(mpbi_htab *h, uint64_t hv, const void *key, size_t klen,
+    htab_table **tp)
 {
-	int ntab = htab_rehashing(h) ? 2 : 1;
+	htab_entry **lp;
 
-	for (int t = 0; t < ntab; t++) {
-		htab_table  *tab = &h->h_t[t];
-		htab_entry **lp;
-
-		if (tab->t_size == 0) {
-			continue;
-		}
-		lp = &tab->t_buckets[(size_t) hv & (tab->t_size - 1)];
-		for (; *lp != NULL; lp = &(*lp)->e_next) {
-			if (htab_match(*lp, hv, key, klen)) {
-				*tp = t;
-				return (lp);
-			}
+	if (h->h_t[0].t_size == 0) {
+		return (NULL);
+	}
+	for (lp = htab_chain(h, hv, tp); *lp != NULL; lp = &(*lp)->e_next) {
+		if (htab_match(*lp, hv, key, klen)) {
+			return (lp);
 		}
 	}
 	return (NULL);
@@ -348,7 +391,7 @@ void *
 mpbi_htab_get(mpbi_htab *h, const void *key, size_t klen)
 {
 	htab_entry **lp;
-	int          t;
+	htab_table  *t;
 
 	htab_step(h);
 	lp = htab_find(h, htab_hash(h, key, klen), key, klen, &t);
@@ -358,15 +401,14 @@ mpbi_htab_get(mpbi_htab *h, const void *key, size_t klen)
 mpb_err
 mpbi_htab_insert(mpbi_htab *h, const void *key, size_t klen, void *val)
 {
-	htab_table *tab;
-	htab_entry *e;
-	uint64_t    hv;
-	size_t      b;
-	int         t;
+	htab_table  *tab;
+	htab_entry  *e;
+	htab_entry **lp;
+	uint64_t     hv;
 
 	htab_step(h);
 	hv = htab_hash(h, key, klen);
-	if (htab_find(h, hv, key, klen, &t) != NULL) {
+	if (htab_find(h, hv, key, klen, &tab) != NULL) {
 		return (MPB_EEXIST);
 	}
 	if (klen > SIZE_MAX - sizeof(*e)) {
@@ -385,12 +427,9 @@ mpbi_htab_insert(mpbi_htab *h, const void *key, size_t klen, void *val)
 		tab->t_buckets = bk;
 		tab->t_size    = HTAB_MIN_SIZE;
 	} else if (!htab_rehashing(h) && tab->t_used >= tab->t_size &&
-	    tab->t_size <= SIZE_MAX / 2 / sizeof(htab_entry *)) {
+	    tab->t_size <= SIZE_MAX / 2) {
 		// Failure leaves longer chains, not a failed insert.
 		(void) htab_resize(h, tab->t_size * 2);
-	}
-	if (htab_rehashing(h)) {
-		tab = &h->h_t[1];
 	}
 	e->e_hash = hv;
 	e->e_val  = val;
@@ -398,9 +437,9 @@ mpbi_htab_insert(mpbi_htab *h, const void *key, size_t klen, void *val)
 	if (klen > 0) {
 		memcpy(e->e_key, key, klen);
 	}
-	b                 = (size_t) hv & (tab->t_size - 1);
-	e->e_next         = tab->t_buckets[b];
-	tab->t_buckets[b] = e;
+	lp        = htab_chain(h, hv, &tab);
+	e->e_next = *lp;
+	*lp       = e;
 	tab->t_used++;
 	return (MPB_OK);
 }
@@ -410,10 +449,9 @@ mpbi_htab_remove(mpbi_htab *h, const void *key, size_t klen)
 {
 	htab_entry **lp;
 	htab_entry  *e;
-	htab_table  *t0;
+	htab_table  *t, *t0;
 	void        *val;
 	size_t       len, size;
-	int          t;
 
 	htab_step(h);
 	lp = htab_find(h, htab_hash(h, key, klen), key, klen, &t);
@@ -422,23 +460,26 @@ mpbi_htab_remove(mpbi_htab *h, const void *key, size_t klen)
 	}
 	e   = *lp;
 	*lp = e->e_next;
-	h->h_t[t].t_used--;
+	t->t_used--;
 	val = e->e_val;
 	free(e);
 
 	// Shrink to a quarter full at most (so growth is far away), never
-	// below HTAB_MIN_SIZE.
+	// below HTAB_MIN_SIZE, and by 8 at most per resize: the rehash of a
+	// sparse array takes about size / 40 operations, and inserts during
+	// it must not overload the new array.
 	t0  = &h->h_t[0];
 	len = t0->t_used;
 	if (!htab_rehashing(h) && t0->t_size > HTAB_MIN_SIZE &&
 	    len < t0->t_size / HTAB_SHRINK_RATIO) {
-		size = HTAB_MIN_SIZE;
+		size = t0->t_size / 8;
+		if (size < HTAB_MIN_SIZE) {
+			size = HTAB_MIN_SIZE;
+		}
 		while (size < len * 4) {
 			size *= 2;
 		}
-		if (size < t0->t_size) {
-			(void) htab_resize(h, size);
-		}
+		(void) htab_resize(h, size);
 	}
 	return (val);
 }
@@ -505,10 +546,10 @@ uint64_t
 mpbi_htab_scan(mpbi_htab *h, uint64_t cursor, size_t count,
     mpbi_htab_scan_fn fn, void *arg)
 {
-	const htab_table *t0, *t1;
-	uint64_t          v = cursor;
-	uint64_t          m0, m1;
-	size_t            seen = 0, visits = 0, budget;
+	uint64_t v = cursor;
+	uint64_t ms, mg;
+	size_t   seen = 0, visits = 0, budget;
+	int      ts, tg; // the smaller and the greater array
 
 	// No key can be present for the whole scan if none is present now.
 	if (mpbi_htab_len(h) == 0) {
@@ -523,30 +564,26 @@ mpbi_htab_scan(mpbi_htab *h, uint64_t cursor, size_t count,
 	    : count * HTAB_EMPTY_VISITS;
 	do {
 		if (!htab_rehashing(h)) {
-			t0 = &h->h_t[0];
-			m0 = t0->t_size - 1;
+			ms = h->h_t[0].t_size - 1;
 			seen += htab_scan_bucket(
-			    t0->t_buckets[v & m0], fn, arg);
+			    htab_bucket(h, 0, (size_t) (v & ms)), fn, arg);
 			visits++;
-			v = htab_next(v, m0);
+			v = htab_next(v, ms);
 			continue;
 		}
-		t0 = &h->h_t[0];
-		t1 = &h->h_t[1];
-		if (t0->t_size > t1->t_size) {
-			t0 = &h->h_t[1];
-			t1 = &h->h_t[0];
-		}
-		m0 = t0->t_size - 1;
-		m1 = t1->t_size - 1;
-		seen += htab_scan_bucket(t0->t_buckets[v & m0], fn, arg);
+		ts = h->h_t[0].t_size < h->h_t[1].t_size ? 0 : 1;
+		tg = 1 - ts;
+		ms = h->h_t[ts].t_size - 1;
+		mg = h->h_t[tg].t_size - 1;
+		seen += htab_scan_bucket(
+		    htab_bucket(h, ts, (size_t) (v & ms)), fn, arg);
 		visits++;
 		do {
 			seen += htab_scan_bucket(
-			    t1->t_buckets[v & m1], fn, arg);
+			    htab_bucket(h, tg, (size_t) (v & mg)), fn, arg);
 			visits++;
-			v = htab_next(v, m1);
-		} while ((v & (m0 ^ m1)) != 0);
+			v = htab_next(v, mg);
+		} while ((v & (ms ^ mg)) != 0);
 	} while (v != 0 && seen < count && visits < budget);
 	return (v);
 }

@@ -8,8 +8,9 @@
 // so clients cannot force collisions.
 //
 // The table grows (doubling) when an insert finds as many keys as buckets,
-// and shrinks (to a quarter full or less, never below 8 buckets) when a
-// remove leaves fewer keys than an eighth of the buckets.  A resize is
+// and shrinks (to a quarter full or less, by at most 8 times, never below
+// 8 buckets) when a remove leaves fewer keys than an eighth of the
+// buckets.  A resize is
 // incremental: it runs on over many later operations, and a new one does
 // not start until it has finished.
 //
@@ -68,12 +69,13 @@ size_t mpbi_htab_len(const mpbi_htab *h);
 // Visits some entries starting at cursor and returns the cursor to pass
 // next; 0 when the scan is complete (start with 0).  Guarantees: see the
 // top of this file.  A call stops once it has passed `count` or more
-// entries (count 0 counts as 1), but it finishes the bucket it is in, so
-// it may pass a few more; it also stops after about 10 * count empty
-// buckets, so it may pass fewer, even none, and still return a non-zero
-// cursor: a pager must go on until the cursor is 0, not until a page comes
-// back short.  An empty table returns 0 at once.  fn must not change the
-// table.
+// entries (count 0 counts as 1), but it finishes the bucket it is in (or,
+// while a resize is under way, the bucket and its images in the other
+// array), so it may pass a few more; it also stops after looking at about
+// 10 * count buckets, so it may pass fewer, even none, and still return a
+// non-zero cursor: a pager must go on until the cursor is 0, not until a
+// page comes back short.  An empty table returns 0 at once.  fn must not
+// change the table.
 uint64_t mpbi_htab_scan(mpbi_htab *h, uint64_t cursor, size_t count,
     mpbi_htab_scan_fn fn, void *arg);
 

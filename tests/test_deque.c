@@ -134,7 +134,8 @@ test_wrap_growth(void **state)
 		assert_int_equal(mpbi_deque_push_back(&d, P(100 + i)), MPB_OK);
 	}
 	for (uintptr_t i = 1; i <= 6; i++) {
-		assert_int_equal(mpbi_deque_push_front(&d, P(100 - i)), MPB_OK);
+		assert_int_equal(
+		    mpbi_deque_push_front(&d, P(100 - i)), MPB_OK);
 	}
 	assert_int_equal(d.dq_cap, 16);
 	check_content(&d,
@@ -241,8 +242,8 @@ test_random_model(void **state)
 
 		if (push && lo > 0 && hi < CAP) {
 			if (front) {
-				assert_int_equal(
-				    mpbi_deque_push_front(&d, P(next)), MPB_OK);
+				assert_int_equal(mpbi_deque_push_front(
+				    &d, P(next)), MPB_OK);
 				model[--lo] = next++;
 			} else {
 				assert_int_equal(

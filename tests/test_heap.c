@@ -244,7 +244,8 @@ test_setpos_remove(void **state)
 			}
 			ids[k] = ids[--nlive];
 		} else {
-			// Remove a random live element by its recorded position.
+			// Remove a random live element by its recorded
+			// position.
 			size_t k  = (size_t) (rnd(&s) % nlive);
 			size_t id = ids[k];
 			pelem  got;
@@ -260,7 +261,9 @@ test_setpos_remove(void **state)
 	// Drain by removing from the end, the middle and the root.
 	while (nlive > 0) {
 		size_t n   = mpbi_heap_len(&h);
-		size_t pos = (nlive % 3 == 0) ? n - 1 : (nlive % 3 == 1) ? n / 2 : 0;
+		size_t pos = (nlive % 3 == 0) ? n - 1
+		    : (nlive % 3 == 1)      ? n / 2
+		                            : 0;
 		pelem  got;
 		mpbi_heap_remove(&h, pos, &got);
 		assert_true(live[got.id]);
