@@ -43,6 +43,7 @@ typedef struct mpbi_config {
 	uint32_t max_objects; // named objects of every kind together
 	uint32_t max_parked;  // parked requests per session
 	uint32_t max_depth;   // container nesting accepted in a frame
+	uint64_t max_memory;  // bytes of stored values; 0: no limit
 	// Shared secret sessions must prove they know (auth.challenge,
 	// auth.prove) before any other op; NULL: no authentication.  Not
 	// owned: it must outlive the broker.
@@ -73,8 +74,10 @@ void mpbi_broker_destroy(mpbi_broker *b);
 
 // A session is one client connection, named by its nng pipe id.
 mpb_err mpbi_broker_session_open(mpbi_broker *b, uint32_t sid);
-// Ends a session: its parked requests are cancelled (their replies go to
-// the transport, which drops them for a dead pipe).
+// Ends a session: its parked requests are cancelled first (their replies
+// go to the transport, which drops them for a dead pipe), then what it
+// holds is given back (locks, semaphore permits, pipe ends: mpbi_hold),
+// so the next waiter proceeds at once.
 void mpbi_broker_session_close(mpbi_broker *b, uint32_t sid);
 
 typedef enum mpbi_outcome {
@@ -97,6 +100,17 @@ uint64_t mpbi_broker_next_deadline(const mpbi_broker *b);
 // this call too.
 void mpbi_broker_shutdown(mpbi_broker *b);
 
+// Durability (durable.h).  The broker logs its changes to aof from now on
+// (the caller replays it first, and closes it after destroying b).
+struct mpbi_aof;
+void mpbi_broker_set_aof(mpbi_broker *b, struct mpbi_aof *aof);
+// Once a second, under the lock: fsync (everysec), log rewrites.
+void mpbi_broker_tick(mpbi_broker *b);
+// Writes the records of the change in progress and sends the replies
+// held back for it.  Every entry point above ends with it; handlers need
+// not call it.
+void mpbi_broker_commit(mpbi_broker *b);
+
 // Monotonic clock in milliseconds.
 uint64_t mpbi_now_ms(void);
 
@@ -109,11 +123,14 @@ void mpbi_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 // A stored value: the exact msgpack bytes a client sent.  One allocation.
 typedef struct mpbi_item {
 	uint32_t it_len;
+	uint32_t it_deliveries; // leased gets that handed it out (queues)
 	uint8_t  it_data[];
 } mpbi_item;
 
 // NULL on allocation failure.
 mpbi_item *mpbi_item_create(const void *data, size_t len);
+// Bytes held in items now (headers included), for --max-memory and stats.
+size_t mpbi_item_bytes(void);
 void       mpbi_item_destroy(mpbi_item *it);
 
 // Reply under construction: one nng message and a writer into it.
@@ -135,6 +152,8 @@ typedef enum mpbi_class {
 	MPBI_CLASS_PIPE,
 } mpbi_class;
 
+struct mpbi_dump; // durable.h
+
 typedef struct mpbi_class_ops {
 	mpbi_class  class_id;
 	const char *class_name; // "queue", "dict", ...
@@ -152,6 +171,10 @@ typedef struct mpbi_class_ops {
 	// defaults.
 	mpb_err (*create_default)(mpbi_broker *b, const char *name,
 	    size_t namelen, mpbi_obj **op);
+	// Writes the object as log records that rebuild it (durable.h), for
+	// log rewrites.  Runs in a forked child: no nng.  NULL: the class
+	// is not durable.
+	mpb_err (*dump)(const mpbi_obj *o, struct mpbi_dump *d);
 } mpbi_class_ops;
 
 // Header of every named object; the class's struct embeds it first.
@@ -168,6 +191,18 @@ typedef struct mpbi_waitlist {
 	size_t       wl_len;
 } mpbi_waitlist;
 
+// A timer in the broker's one deadline heap: a parked request's timeout,
+// or a lock's lease.  mpbi_broker_expire calls tm_fire once the deadline
+// has passed, with the timer already disarmed (fire may re-arm it).
+typedef struct mpbi_timer mpbi_timer;
+struct mpbi_timer {
+	uint64_t tm_deadline;
+	uint64_t tm_seq;     // arming order, breaks deadline ties
+	size_t   tm_heappos; // index in the deadline heap, when armed
+	bool     tm_armed;
+	void (*tm_fire)(mpbi_broker *b, mpbi_timer *t);
+};
+
 // A parked request.
 struct mpbi_waiter {
 	mpbi_session  *w_sess;
@@ -177,12 +212,24 @@ struct mpbi_waiter {
 	mpbi_waiter   *w_next;
 	mpbi_waiter   *w_sprev; // in its session's list
 	mpbi_waiter   *w_snext;
-	uint64_t       w_deadline;
-	uint64_t       w_seq;     // arrival order, breaks deadline ties
-	size_t         w_heappos; // index in the deadline heap
+	mpbi_timer     w_timer;   // its deadline (unarmed: none)
+	uint32_t       w_timeout; // the timeout_ms it was parked with
 	// A parked put carries its item until it is accepted.
 	mpbi_item *w_item;
 	int64_t    w_prio;
+	// For synchronisation objects: the object, the caller's thread id,
+	// a value kept while parked (lease, saved count) and a phase.
+	mpbi_obj *w_obj;
+	uint64_t  w_tid;
+	uint64_t  w_val;
+	int       w_phase;
+	// When set, called instead of failing the waiter with `why` when
+	// its deadline passes (MPB_ETIMEDOUT) or its session ends
+	// (MPB_ECONNLOST).  It must answer w exactly once (finish or fail),
+	// or, on MPB_ETIMEDOUT only, move it (mpbi_waiter_move).  Not
+	// called by delete (the class's destroy ends its waiters) or by
+	// shutdown (MPB_ECLOSED for everyone).
+	void (*w_cancel)(mpbi_broker *b, mpbi_waiter *w, mpb_err why);
 };
 
 // The request being handled.
@@ -262,5 +309,59 @@ mpbi_waitlist_first(const mpbi_waitlist *wl)
 {
 	return (wl->wl_head);
 }
+
+// Fails every waiter of wl, oldest first (for destroy hooks).
+void mpbi_waitlist_fail(
+    mpbi_broker *b, mpbi_waitlist *wl, mpb_err code, const char *why);
+
+// Moves w to the tail of wl with a new deadline (MPBI_NO_DEADLINE: none),
+// as when a condition's notified waiter queues for its lock.
+void mpbi_waiter_move(
+    mpbi_broker *b, mpbi_waiter *w, mpbi_waitlist *wl, uint64_t deadline);
+
+// Timers.  init once; arm (again) with an absolute deadline in the
+// broker's clock: MPB_OK, or MPB_ENOMEM (only possible when the timer was
+// not armed; it stays unarmed); cancel is a no-op on an unarmed timer.
+void    mpbi_timer_init(mpbi_timer *t, void (*fire)(mpbi_broker *, mpbi_timer *));
+mpb_err mpbi_timer_arm(mpbi_broker *b, mpbi_timer *t, uint64_t deadline);
+void    mpbi_timer_cancel(mpbi_broker *b, mpbi_timer *t);
+// The broker's clock: the time of the request or expiry being handled
+// (or of the session end being processed).
+uint64_t mpbi_broker_now(const mpbi_broker *b);
+
+// Something a session holds (a lock, semaphore permits, a pipe end) and
+// must give back when it ends.  A hold is embedded in the class's state.
+// When the session ends (after its parked requests have been cancelled)
+// each hold it still has is dropped and h_release is called on it, which
+// gives the resource back and lets the next waiter proceed.
+typedef struct mpbi_hold mpbi_hold;
+struct mpbi_hold {
+	mpbi_session *h_sess; // NULL: not held
+	mpbi_hold    *h_prev; // on the session's list
+	mpbi_hold    *h_next;
+	void (*h_release)(mpbi_broker *b, mpbi_hold *h);
+};
+// Links h (not held) to session s.
+void mpbi_hold_take(mpbi_session *s, mpbi_hold *h,
+    void (*release)(mpbi_broker *, mpbi_hold *));
+// Unlinks h from its session; a no-op when not held.
+void mpbi_hold_drop(mpbi_hold *h);
+
+// Counts a request of op that reached its handler, for the stats op.
+void mpbi_broker_count(mpbi_broker *b, mpbi_op op);
+typedef struct mpbi_broker_stats_t {
+	uint64_t          uptime_ms;
+	uint64_t          sessions;
+	uint64_t          timers; // parked requests with a deadline, leases
+	uint64_t          objects;
+	uint64_t          errors;
+	const uint64_t   *op_count; // MPBI_OP_LIMIT entries
+	uint64_t          memory_used;
+	struct mpbi_aof  *aof; // NULL: not durable
+} mpbi_broker_stats_t;
+void mpbi_broker_stats(const mpbi_broker *b, mpbi_broker_stats_t *st);
+
+// The session's id (its nng pipe id), for messages.
+uint32_t mpbi_session_id(const mpbi_session *s);
 
 #endif // MPBI_CORE_H

@@ -16,6 +16,7 @@ enum {
 	MPBI_CMDF_OBJ    = 1u << 1, // ... which must exist, of cmd_cls
 	MPBI_CMDF_CREATE = 1u << 2, // ... or is created by cmd_cls's defaults
 	MPBI_CMDF_PREAUTH = 1u << 3, // allowed before the session authenticated
+	MPBI_CMDF_GROWS   = 1u << 4, // stores values: refused at --max-memory
 };
 
 typedef struct mpbi_cmd {

@@ -29,7 +29,7 @@ usage(FILE *out)
 	    "served over nng to client processes (libmpb, the mpb command).\n"
 	    "Runs in the foreground and logs to stderr; SIGINT or SIGTERM stop\n"
 	    "it cleanly (parked requests are answered ECLOSED and ipc socket\n"
-	    "files removed).  All state is kept in memory only.\n"
+	    "files removed).\n"
 	    "\n"
 	    "Options:\n"
 	    "  -l, --listen URL     listen on URL; repeat for several (at most %d).\n"
@@ -43,6 +43,9 @@ usage(FILE *out)
 	    "      --max-name N     longest object name in bytes (default %u)\n"
 	    "      --max-objects N  most named objects (default %u)\n"
 	    "      --max-parked N   most blocked requests per client (default %u)\n"
+	    "      --max-memory N   bytes of stored values (with suffix k, M or G)\n"
+	    "                       past which puts and sets fail with ENOMEM\n"
+	    "                       (default 0: no limit)\n"
 	    "      --max-depth N    deepest msgpack nesting accepted in a frame,\n"
 	    "                       1..%u (default %u)\n"
 	    "      --receivers N    contexts waiting for requests (default %d)\n"
@@ -57,6 +60,13 @@ usage(FILE *out)
 	    "                       address without --auth-file (refused otherwise)\n"
 	    "      --tls-cert FILE  certificate (PEM) for tls+tcp:// listeners\n"
 	    "      --tls-key FILE   its private key (PEM)\n"
+	    "      --data-dir DIR   keep queues (and dicts and lists) durable in\n"
+	    "                       DIR/mpbroker.aof, replayed at start-up;\n"
+	    "                       without it everything is in memory only\n"
+	    "      --fsync always|everysec|no\n"
+	    "                       when log writes reach the disk: before each\n"
+	    "                       reply (always), once a second (everysec, the\n"
+	    "                       default), or when the kernel decides (no)\n"
 	    "  -v, --verbose        also log each client session's start and end\n"
 	    "  -h, --help           show this help and exit\n"
 	    "      --version        show the version and exit\n"
@@ -113,6 +123,36 @@ url_is_private(const char *url)
 	return (false);
 }
 
+// Parses a byte count with an optional k, M or G suffix (powers of 1024),
+// or exits.
+static uint64_t
+parse_size(const char *opt, const char *s)
+{
+	char              *end;
+	unsigned long long v;
+	unsigned           shift = 0;
+
+	errno = 0;
+	v     = strtoull(s, &end, 10);
+	if (*end == 'k' || *end == 'K') {
+		shift = 10;
+	} else if (*end == 'M') {
+		shift = 20;
+	} else if (*end == 'G') {
+		shift = 30;
+	}
+	if (shift != 0) {
+		end++;
+	}
+	if (errno != 0 || end == s || *end != '\0' || s[0] == '-' ||
+	    v > (UINT64_MAX >> shift)) {
+		fprintf(stderr, "mpbroker: %s wants a size like 512M, not '%s'\n",
+		    opt, s);
+		exit(1);
+	}
+	return ((uint64_t) v << shift);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -130,6 +170,9 @@ main(int argc, char **argv)
 		OPT_TLS_CERT,
 		OPT_TLS_KEY,
 		OPT_MAX_UNSENT,
+		OPT_DATA_DIR,
+		OPT_FSYNC,
+		OPT_MAX_MEMORY,
 	};
 	static const struct option opts[] = {
 		{ "listen", required_argument, NULL, 'l' },
@@ -141,6 +184,9 @@ main(int argc, char **argv)
 		{ "max-depth", required_argument, NULL, OPT_MAX_DEPTH },
 		{ "receivers", required_argument, NULL, OPT_RECEIVERS },
 		{ "max-unsent", required_argument, NULL, OPT_MAX_UNSENT },
+		{ "data-dir", required_argument, NULL, OPT_DATA_DIR },
+		{ "max-memory", required_argument, NULL, OPT_MAX_MEMORY },
+		{ "fsync", required_argument, NULL, OPT_FSYNC },
 		{ "auth-file", required_argument, NULL, OPT_AUTH_FILE },
 		{ "insecure", no_argument, NULL, OPT_INSECURE },
 		{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
@@ -166,6 +212,7 @@ main(int argc, char **argv)
 	scfg.ipc_mode  = DEFAULT_IPC_MODE;
 	scfg.receivers  = DEFAULT_RECEIVERS;
 	scfg.max_unsent = DEFAULT_MAX_UNSENT;
+	scfg.fsync      = MPBI_FSYNC_EVERYSEC;
 	while ((c = getopt_long(argc, argv, "l:vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'l':
@@ -207,6 +254,25 @@ main(int argc, char **argv)
 		case OPT_MAX_UNSENT:
 			scfg.max_unsent = parse_num(
 			    "--max-unsent", optarg, 1, 1u << 20, 0);
+			break;
+		case OPT_MAX_MEMORY:
+			cfg.max_memory = parse_size("--max-memory", optarg);
+			break;
+		case OPT_DATA_DIR:
+			scfg.data_dir = optarg;
+			break;
+		case OPT_FSYNC:
+			if (strcmp(optarg, "always") == 0) {
+				scfg.fsync = MPBI_FSYNC_ALWAYS;
+			} else if (strcmp(optarg, "everysec") == 0) {
+				scfg.fsync = MPBI_FSYNC_EVERYSEC;
+			} else if (strcmp(optarg, "no") == 0) {
+				scfg.fsync = MPBI_FSYNC_NO;
+			} else {
+				fprintf(stderr, "mpbroker: --fsync wants always, "
+				                "everysec or no\n");
+				return (1);
+			}
 			break;
 		case OPT_AUTH_FILE:
 			auth_file = optarg;

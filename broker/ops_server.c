@@ -3,7 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aof.h"
 #include "dispatch.h"
+#include "durable.h"
 #include "ops.h"
 #include "reply.h"
 
@@ -57,8 +59,32 @@ mpbi_h_objdelete(mpbi_req *r)
 		    MPBI_NAME_ARG(r->r_name, r->r_namelen));
 		return;
 	}
+	mpbi_log_obj_delete(r->r_broker, o);
 	mpbi_obj_delete(r->r_broker, o);
 	mpbi_req_ok(r, 0);
+}
+
+void
+mpbi_log_obj_delete(mpbi_broker *b, const mpbi_obj *o)
+{
+	if (o->o_ops->dump != NULL) { // else not durable: nothing to log
+		mpbi_log_name(b, MPBI_REC_OBJ_DELETE, o);
+	}
+}
+
+mpb_err
+mpbi_replay_obj_delete(mpbi_broker *b, const mpbi_frame *f)
+{
+	const char *name;
+	size_t      namelen;
+	mpbi_obj   *o;
+
+	if (mpbi_span_str(f->elem[1], &name, &namelen) != MPB_OK ||
+	    (o = mpbi_obj_lookup(b, name, namelen)) == NULL) {
+		return (MPB_EPROTO);
+	}
+	mpbi_obj_delete(b, o);
+	return (MPB_OK);
 }
 
 // AUTH.CHALLENGE -> [server_nonce]: a fresh nonce for the next proof
@@ -118,4 +144,67 @@ mpbi_h_auth_prove(mpbi_req *r)
 	mpbi_session_set_authed(r->r_sess);
 	mpbi_req_ok(r, 1);
 	mpbi_reply_bin(&r->r_reply, proof, sizeof(proof));
+}
+
+static void
+stat_str(mpbi_reply *rep, const char *key, const char *val)
+{
+	mpbi_reply_str(rep, key, strlen(key));
+	if (val == NULL) {
+		mpbi_reply_nil(rep);
+	} else {
+		mpbi_reply_str(rep, val, strlen(val));
+	}
+}
+
+static void
+stat_uint(mpbi_reply *rep, const char *key, uint64_t val)
+{
+	mpbi_reply_str(rep, key, strlen(key));
+	mpbi_reply_uint(rep, val);
+}
+
+static void
+stat_bool(mpbi_reply *rep, const char *key, bool val)
+{
+	mpbi_reply_str(rep, key, strlen(key));
+	mpbi_reply_bool(rep, val);
+}
+
+// STATS -> [{name: value, ...}] (PROTOCOL.md lists the keys)
+void
+mpbi_h_stats(mpbi_req *r)
+{
+	static const char *const fsync_names[] = { "always", "everysec", "no" };
+	const mpbi_config       *cfg = mpbi_broker_config(r->r_broker);
+	mpbi_reply              *rep = &r->r_reply;
+	mpbi_broker_stats_t      st;
+	size_t                   nops = 0;
+
+	mpbi_broker_stats(r->r_broker, &st);
+	for (size_t op = 0; op < MPBI_OP_LIMIT; op++) {
+		nops += st.op_count[op] != 0;
+	}
+	mpbi_req_ok(r, 1);
+	mpbi_reply_map(rep, 13);
+	stat_str(rep, "version", SERVER_NAME);
+	stat_uint(rep, "protocol", MPBI_PROTOCOL_VERSION);
+	stat_uint(rep, "uptime_ms", st.uptime_ms);
+	stat_uint(rep, "sessions", st.sessions);
+	stat_uint(rep, "waiting", st.timers);
+	stat_uint(rep, "objects", st.objects);
+	stat_uint(rep, "memory_used", st.memory_used);
+	stat_uint(rep, "memory_limit", cfg->max_memory);
+	stat_bool(rep, "durable", st.aof != NULL);
+	stat_str(rep, "fsync",
+	    st.aof != NULL ? fsync_names[mpbi_aof_policy(st.aof)] : NULL);
+	stat_uint(rep, "log_bytes", st.aof != NULL ? mpbi_aof_size(st.aof) : 0);
+	stat_uint(rep, "errors", st.errors);
+	mpbi_reply_str(rep, "ops", 3);
+	mpbi_reply_map(rep, nops);
+	for (size_t op = 0; op < MPBI_OP_LIMIT; op++) {
+		if (st.op_count[op] != 0) {
+			stat_uint(rep, mpbi_op_name(op), st.op_count[op]);
+		}
+	}
 }

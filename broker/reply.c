@@ -87,6 +87,12 @@ mpbi_reply_bin(mpbi_reply *rep, const void *p, size_t n)
 }
 
 void
+mpbi_reply_map(mpbi_reply *rep, size_t npairs)
+{
+	mpbi_put_map(&rep->rp_w, npairs);
+}
+
+void
 mpbi_reply_array(mpbi_reply *rep, size_t n)
 {
 	mpbi_put_array(&rep->rp_w, n);
@@ -96,6 +102,20 @@ void
 mpbi_reply_raw(mpbi_reply *rep, const void *p, size_t n)
 {
 	mpbi_put_raw(&rep->rp_w, p, n);
+}
+
+bool
+mpbi_reply_is_error(const mpbi_reply *rep)
+{
+	const uint8_t *body;
+
+	// Every reply is an array whose first element is the status: an
+	// error's is a positive fixint or uint.
+	if (rep->rp_msg == NULL || nng_msg_len(rep->rp_msg) < 2) {
+		return (false);
+	}
+	body = nng_msg_body(rep->rp_msg);
+	return (body[1] != 0x00);
 }
 
 nng_msg *

@@ -25,8 +25,12 @@ void mpbi_reply_nil(mpbi_reply *rep);
 void mpbi_reply_str(mpbi_reply *rep, const char *p, size_t n);
 void mpbi_reply_bin(mpbi_reply *rep, const void *p, size_t n);
 void mpbi_reply_array(mpbi_reply *rep, size_t n);
+void mpbi_reply_map(mpbi_reply *rep, size_t npairs);
 // Bytes that are already one encoded msgpack object (a value), verbatim.
 void mpbi_reply_raw(mpbi_reply *rep, const void *p, size_t n);
+
+// true when rep holds an error reply.
+bool mpbi_reply_is_error(const mpbi_reply *rep);
 
 // Finishes rep and returns its message (NULL if none could be
 // allocated).  Ownership passes to the caller.

@@ -25,6 +25,7 @@
 #include <nng/transport/ipc/ipc.h>
 #include <nng/transport/tcp/tcp.h>
 
+#include "durable.h"
 #include "server.h"
 
 // How long the watchdog waits for its own ping before it declares a
@@ -79,6 +80,7 @@ struct mpbi_server {
 	unsigned           receiving;
 	unsigned           sending;
 	mpbi_htab         *unsent;      // session id -> replies not yet sent
+	mpbi_aof          *aof;         // the log, with --data-dir
 	uint32_t           flood_sid;   // last session logged for flooding
 	listener          *listeners;
 	size_t             nlisteners;
@@ -249,6 +251,9 @@ worker_on_recv(mpbi_server *s, worker *w, int rv)
 	outcome = mpbi_broker_handle(s->broker, w->sid, w, nng_msg_body(msg),
 	    nng_msg_len(msg), mpbi_now_ms(), &reply);
 	nng_msg_free(msg);
+	// Any request may arm a timer (a parked one's deadline, a lock's
+	// lease), not only one that parks.
+	wake_timer_if_needed(s);
 	switch (outcome) {
 	case MPBI_REPLY:
 		worker_send(s, w, reply);
@@ -259,7 +264,6 @@ worker_on_recv(mpbi_server *s, worker *w, int rv)
 	case MPBI_PARKED:
 		w->state = W_PARKED;
 		fill_receivers(s);
-		wake_timer_if_needed(s);
 		break;
 	case MPBI_DROP:
 		worker_release(s, w);
@@ -314,7 +318,9 @@ pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
 	if (ev == NNG_PIPE_EV_ADD_PRE) {
 		rv = mpbi_broker_session_open(s->broker, sid);
 	} else {
+		// Releasing what the session held may start a lease.
 		mpbi_broker_session_close(s->broker, sid);
+		wake_timer_if_needed(s);
 	}
 	pthread_mutex_unlock(&s->lock);
 
@@ -331,26 +337,34 @@ pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
 }
 
 // ---------------------------------------------------------------------
-// Timer thread: expires parked requests at their deadlines.
+// Timer thread: expires parked requests at their deadlines, and ticks the
+// broker (log fsync and rewrites) once a second.
+#define TICK_MS 1000
 
 static void *
 timer_main(void *arg)
 {
 	mpbi_server *s = arg;
 
+	uint64_t     next_tick = mpbi_now_ms() + TICK_MS;
+
 	pthread_mutex_lock(&s->lock);
 	while (!s->stopping) {
-		uint64_t next = mpbi_broker_expire(s->broker, mpbi_now_ms());
+		uint64_t        now  = mpbi_now_ms();
+		uint64_t        next = mpbi_broker_expire(s->broker, now);
+		struct timespec ts;
 
-		s->timer_armed = next;
-		if (next == MPBI_NO_DEADLINE) {
-			pthread_cond_wait(&s->timer_cv, &s->lock);
-		} else {
-			struct timespec ts;
-			ts.tv_sec  = (time_t) (next / 1000u);
-			ts.tv_nsec = (long) (next % 1000u) * 1000000L;
-			(void) pthread_cond_timedwait(&s->timer_cv, &s->lock, &ts);
+		if (now >= next_tick) {
+			mpbi_broker_tick(s->broker);
+			next_tick = now + TICK_MS;
 		}
+		s->timer_armed = next;
+		if (next > next_tick) {
+			next = next_tick;
+		}
+		ts.tv_sec  = (time_t) (next / 1000u);
+		ts.tv_nsec = (long) (next % 1000u) * 1000000L;
+		(void) pthread_cond_timedwait(&s->timer_cv, &s->lock, &ts);
 	}
 	pthread_mutex_unlock(&s->lock);
 	return (NULL);
@@ -599,6 +613,7 @@ server_free(mpbi_server *s)
 	free(s->listeners);
 	mpbi_htab_destroy(s->unsent);
 	mpbi_broker_destroy(s->broker);
+	mpbi_aof_close(s->aof); // after the broker: nothing logs any more
 	pthread_cond_destroy(&s->timer_cv);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
@@ -631,6 +646,17 @@ mpbi_server_start(const mpbi_config *cfg, const mpbi_server_config *scfg,
 		pthread_mutex_destroy(&s->lock);
 		free(s);
 		return (MPB_ENOMEM);
+	}
+	// State comes back from the log before anyone can connect.
+	if (scfg->data_dir != NULL) {
+		mpb_err rv2 = mpbi_aof_open(scfg->data_dir, scfg->fsync, &s->aof);
+		if (rv2 == MPB_OK) {
+			rv2 = mpbi_durable_replay(s->broker, s->aof);
+		}
+		if (rv2 != MPB_OK) {
+			server_free(s);
+			return (rv2);
+		}
 	}
 	if ((s->listeners = calloc(scfg->nurls, sizeof(listener))) == NULL ||
 	    mpbi_htab_create(&s->unsent) != MPB_OK) {

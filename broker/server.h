@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "aof.h"
 #include "core.h"
 
 typedef struct mpbi_server_config {
@@ -19,6 +20,8 @@ typedef struct mpbi_server_config {
 	bool               verbose;   // log every session's start and end
 	const char        *tls_cert_file; // PEM, for tls+tcp:// listeners
 	const char        *tls_key_file;
+	const char        *data_dir; // the log's directory; NULL: in memory only
+	mpbi_fsync         fsync;
 } mpbi_server_config;
 
 typedef struct mpbi_server mpbi_server;

@@ -1,5 +1,7 @@
 // store_queue.c -- fifo, lifo and priority storage for queues.
 
+#include <stdlib.h>
+
 #include "store_queue.h"
 
 typedef struct prio_entry {
@@ -33,23 +35,55 @@ deque_push(mpbi_queue *q, mpbi_item *it, int64_t prio)
 }
 
 static mpbi_item *
-fifo_pop(mpbi_queue *q, int64_t *priop)
+fifo_pop(mpbi_queue *q, int64_t *priop, uint64_t *seqp)
 {
 	*priop = 0;
+	*seqp  = 0;
 	return (mpbi_deque_pop_front(&q->q_deque));
 }
 
 static mpbi_item *
-lifo_pop(mpbi_queue *q, int64_t *priop)
+lifo_pop(mpbi_queue *q, int64_t *priop, uint64_t *seqp)
 {
 	*priop = 0;
+	*seqp  = 0;
 	return (mpbi_deque_pop_back(&q->q_deque));
+}
+
+static mpb_err
+fifo_requeue(mpbi_queue *q, mpbi_item *it, int64_t prio, uint64_t seq)
+{
+	(void) prio;
+	(void) seq;
+	return (mpbi_deque_push_front(&q->q_deque, it));
+}
+
+static mpb_err
+lifo_requeue(mpbi_queue *q, mpbi_item *it, int64_t prio, uint64_t seq)
+{
+	(void) prio;
+	(void) seq;
+	return (mpbi_deque_push_back(&q->q_deque, it));
 }
 
 static size_t
 deque_len(const mpbi_queue *q)
 {
 	return (mpbi_deque_len(&q->q_deque));
+}
+
+static mpb_err
+deque_each(const mpbi_queue *q,
+    mpb_err (*fn)(void *arg, const mpbi_item *it, int64_t prio, uint64_t seq),
+    void *arg)
+{
+	mpb_err rv = MPB_OK;
+
+	// Front to back is put order for both fifo and lifo.
+	for (size_t i = 0; i < mpbi_deque_len(&q->q_deque) && rv == MPB_OK; i++) {
+		rv = fn(arg, mpbi_deque_at(&q->q_deque, i), 0, 0);
+	}
+	return (rv);
 }
 
 static bool
@@ -95,7 +129,7 @@ prio_push(mpbi_queue *q, mpbi_item *it, int64_t prio)
 }
 
 static mpbi_item *
-prio_pop(mpbi_queue *q, int64_t *priop)
+prio_pop(mpbi_queue *q, int64_t *priop, uint64_t *seqp)
 {
 	prio_entry e;
 
@@ -103,7 +137,16 @@ prio_pop(mpbi_queue *q, int64_t *priop)
 		return (NULL);
 	}
 	*priop = e.pe_prio;
+	*seqp  = e.pe_seq;
 	return (e.pe_item);
+}
+
+static mpb_err
+prio_requeue(mpbi_queue *q, mpbi_item *it, int64_t prio, uint64_t seq)
+{
+	prio_entry e = { prio, seq, it };
+
+	return (mpbi_heap_push(&q->q_heap, &e));
 }
 
 static size_t
@@ -112,13 +155,47 @@ prio_len(const mpbi_queue *q)
 	return (mpbi_heap_len(&q->q_heap));
 }
 
+static int
+prio_cmp(const void *a, const void *b)
+{
+	return (prio_less(a, b) ? -1 : prio_less(b, a) ? 1 : 0);
+}
+
+static mpb_err
+prio_each(const mpbi_queue *q,
+    mpb_err (*fn)(void *arg, const mpbi_item *it, int64_t prio, uint64_t seq),
+    void *arg)
+{
+	size_t      n = mpbi_heap_len(&q->q_heap);
+	prio_entry *all;
+	mpb_err     rv = MPB_OK;
+
+	if (n == 0) {
+		return (MPB_OK);
+	}
+	if ((all = malloc(n * sizeof(*all))) == NULL) {
+		return (MPB_ENOMEM);
+	}
+	// In (priority, sequence) order, so equal priorities keep their
+	// order when pushed again.
+	for (size_t i = 0; i < n; i++) {
+		all[i] = *(prio_entry *) mpbi_heap_at(&q->q_heap, i);
+	}
+	qsort(all, n, sizeof(*all), prio_cmp);
+	for (size_t i = 0; i < n && rv == MPB_OK; i++) {
+		rv = fn(arg, all[i].pe_item, all[i].pe_prio, all[i].pe_seq);
+	}
+	free(all);
+	return (rv);
+}
+
 static const mpbi_queue_ops queue_kinds[] = {
 	[MPBI_QKIND_FIFO] = { MPBI_QKIND_FIFO, "fifo", deque_init, deque_fini,
-	    deque_push, fifo_pop, deque_len },
+	    deque_push, fifo_pop, fifo_requeue, deque_len, deque_each },
 	[MPBI_QKIND_LIFO] = { MPBI_QKIND_LIFO, "lifo", deque_init, deque_fini,
-	    deque_push, lifo_pop, deque_len },
+	    deque_push, lifo_pop, lifo_requeue, deque_len, deque_each },
 	[MPBI_QKIND_PRIORITY] = { MPBI_QKIND_PRIORITY, "priority", prio_init,
-	    prio_fini, prio_push, prio_pop, prio_len },
+	    prio_fini, prio_push, prio_pop, prio_requeue, prio_len, prio_each },
 };
 
 const mpbi_queue_ops *

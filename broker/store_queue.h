@@ -21,9 +21,22 @@ typedef struct mpbi_queue_ops {
 	// Takes ownership of it on MPB_OK; MPB_ENOMEM leaves q unchanged.
 	mpb_err (*qo_push)(mpbi_queue *q, mpbi_item *it, int64_t prio);
 	// Removes the next item (NULL when empty); *priop gets its priority
-	// (0 for fifo and lifo).  The caller owns the item.
-	mpbi_item *(*qo_pop)(mpbi_queue *q, int64_t *priop);
+	// (0 for fifo and lifo) and *seqp its put sequence (priority only).
+	// The caller owns the item.
+	mpbi_item *(*qo_pop)(mpbi_queue *q, int64_t *priop, uint64_t *seqp);
+	// Puts back an item taken by qo_pop (a lease ended): at the head of
+	// a fifo, the top of a lifo, its own place (priority, seq) in a
+	// priority queue.  Takes it on MPB_OK; MPB_ENOMEM leaves q unchanged.
+	mpb_err (*qo_requeue)(
+	    mpbi_queue *q, mpbi_item *it, int64_t prio, uint64_t seq);
 	size_t (*qo_len)(const mpbi_queue *q);
+	// Calls fn for every item in an order that, pushed again into an
+	// empty queue of the kind, rebuilds this one (log rewrites).  Stops
+	// at fn's first error and returns it.
+	mpb_err (*qo_each)(const mpbi_queue *q,
+	    mpb_err (*fn)(void *arg, const mpbi_item *it, int64_t prio,
+	        uint64_t seq),
+	    void *arg);
 } mpbi_queue_ops;
 
 struct mpbi_queue {
@@ -39,6 +52,8 @@ struct mpbi_queue {
 	mpbi_waitlist q_getters; // parked gets: the queue is empty
 	mpbi_waitlist q_putters; // parked puts: the queue is full
 	mpbi_waitlist q_joiners; // parked joins: q_unfinished > 0
+	mpbi_htab    *q_leases;  // delivery id -> lease (ops_queue.c)
+	uint64_t      q_next_delivery;
 };
 
 // The ops of a kind, or NULL for an unknown kind number.

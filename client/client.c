@@ -24,6 +24,7 @@
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
 #include <nng/supplemental/tls/tls.h>
+#include <nng/supplemental/util/platform.h>
 #include <sys/random.h>
 
 #include "client_internal.h"
@@ -531,12 +532,48 @@ dial_tls(nng_dialer d, const char *url, const mpb_connect_opts *opts)
 	return (rv == 0 ? MPB_OK : rv == NNG_ENOMEM ? MPB_ENOMEM : MPB_EINVAL);
 }
 
+// dial_once makes one dialer for url and starts it synchronously.
+static int
+dial_once(mpb_client *c, const char *url, const mpb_connect_opts *opts,
+    mpb_err *errp)
+{
+	nng_dialer d;
+	int        rv;
+
+	*errp = MPB_OK;
+	if ((rv = nng_dialer_create(&d, c->c_sock, url)) != 0) {
+		*errp = dial_err(rv);
+		return (rv);
+	}
+	rv = nng_dialer_set_ms(d, NNG_OPT_RECONNMINT, RECONN_MIN_MS);
+	if (rv == 0) {
+		rv = nng_dialer_set_ms(d, NNG_OPT_RECONNMAXT, RECONN_MAX_MS);
+	}
+	if (rv != 0) {
+		*errp = from_nng(rv);
+		return (rv);
+	}
+	if (strncmp(url, "tls+tcp://", 10) == 0 &&
+	    (*errp = dial_tls(d, url, opts)) != MPB_OK) {
+		return (NNG_EINVAL);
+	}
+	// Synchronous: the first attempt's failure comes back here, so
+	// "nobody listens there" fails at once instead of retrying in the
+	// background.
+	if ((rv = nng_dialer_start(d, 0)) != 0) {
+		(void) nng_dialer_close(d);
+		*errp = dial_err(rv);
+	}
+	return (rv);
+}
+
 static mpb_err
 client_dial(mpb_client *c, const char *url, const mpb_connect_opts *opts)
 {
-	nng_dialer d;
-	mpb_err    err;
-	int        rv;
+	nng_duration waited = 0;
+	nng_duration pause  = 5;
+	mpb_err      err;
+	int          rv;
 
 	// Resend off: req0 resends after 60 s and on every reconnect, which
 	// would apply a put or take an item twice (TECH-NOTES 1.3).  Calls
@@ -550,27 +587,15 @@ client_dial(mpb_client *c, const char *url, const mpb_connect_opts *opts)
 	if (rv != 0) {
 		return (from_nng(rv));
 	}
-	if ((rv = nng_dialer_create(&d, c->c_sock, url)) != 0) {
-		return (dial_err(rv));
+	// A full listen backlog (EAGAIN: many processes connecting at once)
+	// is worth waiting out, up to the connect timeout.
+	while (dial_once(c, url, opts, &err) == NNG_EAGAIN &&
+	    waited < c->c_conn_ms) {
+		nng_msleep(pause);
+		waited += pause;
+		pause = pause < 100 ? 2 * pause : 100;
 	}
-	rv = nng_dialer_set_ms(d, NNG_OPT_RECONNMINT, RECONN_MIN_MS);
-	if (rv == 0) {
-		rv = nng_dialer_set_ms(d, NNG_OPT_RECONNMAXT, RECONN_MAX_MS);
-	}
-	if (rv != 0) {
-		return (from_nng(rv));
-	}
-	if (strncmp(url, "tls+tcp://", 10) == 0 &&
-	    (err = dial_tls(d, url, opts)) != MPB_OK) {
-		return (err);
-	}
-	// Synchronous: the first attempt's failure comes back here, so
-	// "nobody listens there" fails at once instead of retrying in the
-	// background.  (The dialer goes with the socket on failure.)
-	if ((rv = nng_dialer_start(d, 0)) != 0) {
-		return (dial_err(rv));
-	}
-	return (MPB_OK);
+	return (err);
 }
 
 // client_free releases c and everything under it.  Only in the process

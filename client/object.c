@@ -106,3 +106,23 @@ mpb_object_list_free(mpb_object_info *list, size_t count)
 	}
 	free(list);
 }
+
+mpb_err
+mpb_stats(mpb_client *c, void **statsp, size_t *lenp)
+{
+	mpbi_call call;
+	mpb_err   err;
+
+	err = mpbi_call_begin(&call, c, MPBI_OP_STATS, 0);
+	if (err == MPB_OK && (statsp == NULL || lenp == NULL)) {
+		err = MPB_EINVAL;
+	}
+	if (err == MPB_OK) {
+		err = mpbi_call_run(&call, MPBI_WAIT_NONE, 1);
+	}
+	if (err == MPB_OK) {
+		err = mpbi_value_dup(call.f.elem[1], statsp, lenp);
+	}
+	mpbi_call_fini(&call);
+	return (err);
+}

@@ -57,6 +57,7 @@ info_decode(const mpbi_span *s, mpb_queue_info *ip)
 	ip->size       = size;
 	ip->maxsize    = maxsize;
 	ip->unfinished = unfinished;
+	ip->leased     = 0;
 	return (MPB_OK);
 }
 
@@ -157,6 +158,11 @@ mpb_queue_info_get(mpb_client *c, const char *name, mpb_queue_info *infop)
 	}
 	if (err == MPB_OK) {
 		err = info_decode(&call.f.elem[1], &info);
+	}
+	// Brokers before leases send four results.
+	if (err == MPB_OK && call.f.nelem > 5 &&
+	    mpbi_span_uint(call.f.elem[5], &info.leased) != MPB_OK) {
+		err = MPB_EPROTO;
 	}
 	if (err == MPB_OK) {
 		*infop = info;
@@ -337,4 +343,82 @@ mpb_queue_list_free(mpb_queue_info *list, size_t count)
 		free(list[i].name);
 	}
 	free(list);
+}
+
+mpb_err
+mpb_queue_get_leased(mpb_client *c, const char *name, uint32_t timeout_ms,
+    uint32_t lease_ms, void **valuep, size_t *lenp, mpb_delivery *deliveryp)
+{
+	mpbi_call    call;
+	mpb_delivery d;
+	uint64_t     deliveries;
+	mpb_err      err;
+
+	err = mpbi_call_named(&call, c, MPBI_OP_Q_GET_LEASED, name, 3);
+	if (err == MPB_OK && (valuep == NULL || lenp == NULL ||
+	                         deliveryp == NULL || lease_ms == 0)) {
+		err = MPB_EINVAL;
+	}
+	if (err == MPB_OK) {
+		mpbi_put_uint(&call.w, timeout_ms);
+		mpbi_put_uint(&call.w, lease_ms);
+		err = mpbi_call_run(&call, timeout_ms, 4);
+	}
+	if (err == MPB_OK &&
+	    (mpbi_span_int(call.f.elem[2], &d.priority) != MPB_OK ||
+	        mpbi_span_uint(call.f.elem[3], &d.id) != MPB_OK ||
+	        mpbi_span_uint(call.f.elem[4], &deliveries) != MPB_OK ||
+	        deliveries > UINT32_MAX)) {
+		err = MPB_EPROTO;
+	}
+	if (err == MPB_OK) {
+		err = mpbi_value_dup(call.f.elem[1], valuep, lenp);
+	}
+	if (err == MPB_OK) {
+		d.deliveries = (uint32_t) deliveries;
+		*deliveryp   = d;
+	}
+	mpbi_call_fini(&call);
+	return (err);
+}
+
+// The three calls on a delivery: [name, id(, lease_ms)] -> [].
+static mpb_err
+delivery_call(mpb_client *c, mpbi_op op, const char *name, uint64_t id,
+    uint32_t lease_ms)
+{
+	mpbi_call call;
+	mpb_err   err;
+
+	err = mpbi_call_named(&call, c, op, name, op == MPBI_OP_Q_EXTEND ? 3 : 2);
+	if (err == MPB_OK && op == MPBI_OP_Q_EXTEND && lease_ms == 0) {
+		err = MPB_EINVAL;
+	}
+	if (err == MPB_OK) {
+		mpbi_put_uint(&call.w, id);
+		if (op == MPBI_OP_Q_EXTEND) {
+			mpbi_put_uint(&call.w, lease_ms);
+		}
+		err = mpbi_call_run(&call, MPBI_WAIT_NONE, 0);
+	}
+	mpbi_call_fini(&call);
+	return (err);
+}
+
+mpb_err
+mpb_queue_ack(mpb_client *c, const char *name, uint64_t id)
+{
+	return (delivery_call(c, MPBI_OP_Q_ACK, name, id, 0));
+}
+
+mpb_err
+mpb_queue_nack(mpb_client *c, const char *name, uint64_t id)
+{
+	return (delivery_call(c, MPBI_OP_Q_NACK, name, id, 0));
+}
+
+mpb_err
+mpb_queue_extend(mpb_client *c, const char *name, uint64_t id, uint32_t lease_ms)
+{
+	return (delivery_call(c, MPBI_OP_Q_EXTEND, name, id, lease_ms));
 }

@@ -48,20 +48,22 @@
 // Opcodes.  Numbers are on the wire: never renumber, only append.  Each
 // area of the protocol owns a range: 1-9 the broker and objects of any
 // kind, 10-19 queues, 20-39 dicts, 40-59 lists, 60-99 synchronisation
-// objects.
+// objects, 100-109 queues again.
 #define MPBI_OP_MAP(X)                                                        \
 	MPBI_OP_MAP_SERVER(X)                                                 \
 	MPBI_OP_MAP_QUEUE(X)                                                  \
 	MPBI_OP_MAP_DICT(X)                                                   \
 	MPBI_OP_MAP_LIST(X)                                                   \
-	MPBI_OP_MAP_SYNC(X)
+	MPBI_OP_MAP_SYNC(X)                                                   \
+	MPBI_OP_MAP_QUEUE_MORE(X)
 
 #define MPBI_OP_MAP_SERVER(X)                                                 \
 	X(PING, 1, "ping")                                                    \
 	X(OBJ_LIST, 2, "object.list")                                         \
 	X(OBJ_DELETE, 3, "object.delete")                                     \
 	X(AUTH_CHALLENGE, 4, "auth.challenge")                                \
-	X(AUTH_PROVE, 5, "auth.prove")
+	X(AUTH_PROVE, 5, "auth.prove")                                        \
+	X(STATS, 6, "stats")
 
 #define MPBI_OP_MAP_QUEUE(X)                                                  \
 	X(Q_CREATE, 10, "queue.create")                                       \
@@ -71,16 +73,84 @@
 	X(Q_TASK_DONE, 14, "queue.task_done")                                 \
 	X(Q_JOIN, 15, "queue.join")                                           \
 	X(Q_DELETE, 16, "queue.delete")                                       \
-	X(Q_LIST, 17, "queue.list")
+	X(Q_LIST, 17, "queue.list")                                           \
+	X(Q_GET_LEASED, 18, "queue.get_leased")                               \
+	X(Q_ACK, 19, "queue.ack")
+
+// Queues, continued (100-109).
+#define MPBI_OP_MAP_QUEUE_MORE(X)                                             \
+	X(Q_NACK, 100, "queue.nack")                                          \
+	X(Q_EXTEND, 101, "queue.extend")
 
 // Dicts (20-39).
-#define MPBI_OP_MAP_DICT(X)
+#define MPBI_OP_MAP_DICT(X)                                                   \
+	X(D_CREATE, 20, "dict.create")                                        \
+	X(D_SET, 21, "dict.set")                                              \
+	X(D_GET, 22, "dict.get")                                              \
+	X(D_DEL, 23, "dict.del")                                              \
+	X(D_CONTAINS, 24, "dict.contains")                                    \
+	X(D_LEN, 25, "dict.len")                                              \
+	X(D_SCAN, 26, "dict.scan")                                            \
+	X(D_POP, 27, "dict.pop")                                              \
+	X(D_POPITEM, 28, "dict.popitem")                                      \
+	X(D_SETDEFAULT, 29, "dict.setdefault")                                \
+	X(D_UPDATE, 30, "dict.update")                                        \
+	X(D_CLEAR, 31, "dict.clear")                                          \
+	X(D_INCR, 32, "dict.incr")                                            \
+	X(D_INCR_FLOAT, 33, "dict.incr_float")                                \
+	X(D_CAS, 34, "dict.cas")                                              \
+	X(D_GETSET, 35, "dict.getset")                                        \
+	X(D_GET_MANY, 36, "dict.get_many")
 
 // Lists (40-59).
-#define MPBI_OP_MAP_LIST(X)
+#define MPBI_OP_MAP_LIST(X)                                                   \
+	X(L_CREATE, 40, "list.create")                                        \
+	X(L_APPEND, 41, "list.append")                                        \
+	X(L_EXTEND, 42, "list.extend")                                        \
+	X(L_INSERT, 43, "list.insert")                                        \
+	X(L_GET, 44, "list.get")                                              \
+	X(L_SET, 45, "list.set")                                              \
+	X(L_DEL, 46, "list.del")                                              \
+	X(L_POP, 47, "list.pop")                                              \
+	X(L_REMOVE, 48, "list.remove")                                        \
+	X(L_INDEX, 49, "list.index")                                          \
+	X(L_COUNT, 50, "list.count")                                          \
+	X(L_LEN, 51, "list.len")                                              \
+	X(L_SLICE, 52, "list.slice")                                          \
+	X(L_REVERSE, 53, "list.reverse")                                      \
+	X(L_CLEAR, 54, "list.clear")
 
 // Synchronisation objects (60-99).
-#define MPBI_OP_MAP_SYNC(X)
+#define MPBI_OP_MAP_SYNC(X)                                                   \
+	X(LOCK_CREATE, 60, "lock.create")                                     \
+	X(LOCK_ACQUIRE, 61, "lock.acquire")                                   \
+	X(LOCK_RELEASE, 62, "lock.release")                                   \
+	X(LOCK_LOCKED, 63, "lock.locked")                                     \
+	X(RLOCK_ACQUIRE, 64, "rlock.acquire")                                 \
+	X(RLOCK_RELEASE, 65, "rlock.release")                                 \
+	X(RLOCK_LOCKED, 66, "rlock.locked")                                   \
+	X(SEM_CREATE, 67, "sem.create")                                       \
+	X(SEM_ACQUIRE, 68, "sem.acquire")                                     \
+	X(SEM_RELEASE, 69, "sem.release")                                     \
+	X(SEM_VALUE, 70, "sem.value")                                         \
+	X(EVENT_CREATE, 71, "event.create")                                   \
+	X(EVENT_SET, 72, "event.set")                                         \
+	X(EVENT_CLEAR, 73, "event.clear")                                     \
+	X(EVENT_IS_SET, 74, "event.is_set")                                   \
+	X(EVENT_WAIT, 75, "event.wait")                                       \
+	X(COND_CREATE, 76, "cond.create")                                     \
+	X(COND_WAIT, 77, "cond.wait")                                         \
+	X(COND_NOTIFY, 78, "cond.notify")                                     \
+	X(COND_NOTIFY_ALL, 79, "cond.notify_all")                             \
+	X(BARRIER_CREATE, 80, "barrier.create")                               \
+	X(BARRIER_WAIT, 81, "barrier.wait")                                   \
+	X(BARRIER_ABORT, 82, "barrier.abort")                                 \
+	X(BARRIER_RESET, 83, "barrier.reset")                                 \
+	X(PIPE_OPEN, 84, "pipe.open")                                         \
+	X(PIPE_SEND, 85, "pipe.send")                                         \
+	X(PIPE_RECV, 86, "pipe.recv")                                         \
+	X(PIPE_POLL, 87, "pipe.poll")                                         \
+	X(PIPE_CLOSE, 88, "pipe.close")
 
 typedef enum mpbi_op {
 #define MPBI_OP_ENUM_(name, num, text) MPBI_OP_##name = num,
@@ -173,14 +243,18 @@ bool    mpbi_span_is_nil(mpbi_span s);
 // mpbi_writer_err returns MPB_ENOMEM.
 
 typedef struct mpbi_writer {
-	msgpack_packer pk;
-	nng_msg       *msg;
-	bool           failed;
+	msgpack_packer   pk;
+	nng_msg         *msg; // the target: an nng message ...
+	msgpack_sbuffer *sb;  // ... or a plain buffer (no nng: usable in a
+	                      // forked child)
+	bool failed;
 } mpbi_writer;
 
 void    mpbi_writer_init(mpbi_writer *w, nng_msg *msg);
+void    mpbi_writer_init_buf(mpbi_writer *w, msgpack_sbuffer *sb);
 mpb_err mpbi_writer_err(const mpbi_writer *w);
 void    mpbi_put_array(mpbi_writer *w, size_t n);
+void    mpbi_put_map(mpbi_writer *w, size_t npairs);
 void    mpbi_put_uint(mpbi_writer *w, uint64_t v);
 void    mpbi_put_int(mpbi_writer *w, int64_t v);
 void    mpbi_put_bool(mpbi_writer *w, bool v);

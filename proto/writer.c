@@ -12,7 +12,20 @@ writer_append(void *data, const char *buf, size_t len)
 {
 	mpbi_writer *w = data;
 
-	if (w->failed || nng_msg_append(w->msg, buf, len) != 0) {
+	// nng 1.5.2 grows a message by exactly what each append needs, so a
+	// reply of many small appends would copy O(n^2) bytes: reserve
+	// geometrically instead.
+	if (!w->failed && w->msg != NULL &&
+	    nng_msg_capacity(w->msg) - nng_msg_len(w->msg) < len) {
+		size_t want = nng_msg_len(w->msg) + len;
+		size_t cap  = nng_msg_capacity(w->msg) * 2;
+		if (nng_msg_reserve(w->msg, cap > want ? cap : want) != 0) {
+			w->failed = true;
+		}
+	}
+	if (w->failed ||
+	    (w->msg != NULL ? nng_msg_append(w->msg, buf, len)
+	                    : msgpack_sbuffer_write(w->sb, buf, len)) != 0) {
 		w->failed = true;
 		return (-1);
 	}
@@ -23,6 +36,16 @@ void
 mpbi_writer_init(mpbi_writer *w, nng_msg *msg)
 {
 	w->msg    = msg;
+	w->sb     = NULL;
+	w->failed = false;
+	msgpack_packer_init(&w->pk, w, writer_append);
+}
+
+void
+mpbi_writer_init_buf(mpbi_writer *w, msgpack_sbuffer *sb)
+{
+	w->msg    = NULL;
+	w->sb     = sb;
 	w->failed = false;
 	msgpack_packer_init(&w->pk, w, writer_append);
 }
@@ -37,6 +60,12 @@ void
 mpbi_put_array(mpbi_writer *w, size_t n)
 {
 	(void) msgpack_pack_array(&w->pk, n);
+}
+
+void
+mpbi_put_map(mpbi_writer *w, size_t npairs)
+{
+	(void) msgpack_pack_map(&w->pk, npairs);
 }
 
 void

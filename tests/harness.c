@@ -166,6 +166,30 @@ mpbt_read_all(mpbt_proc *p)
 	return (s);
 }
 
+char *
+mpbt_read_line(mpbt_proc *p)
+{
+	size_t cap = 128;
+	size_t len = 0;
+	char  *buf = malloc(cap);
+	char   ch;
+
+	if (buf == NULL) {
+		abort();
+	}
+	while (read(p->out_fd, &ch, 1) == 1) {
+		if (len + 2 > cap && (buf = realloc(buf, cap *= 2)) == NULL) {
+			abort();
+		}
+		buf[len++] = ch;
+		if (ch == '\n') {
+			break;
+		}
+	}
+	buf[len] = '\0';
+	return (buf);
+}
+
 int
 mpbt_run(const char *const *argv, const char *input, char **outp,
     char **errp, int timeout_ms)

@@ -53,6 +53,9 @@ bool mpbt_running(mpbt_proc *p);
 // Reads all of the child's stdout until EOF into a NUL-terminated
 // malloc'ed buffer (never NULL).
 char *mpbt_read_all(mpbt_proc *p);
+// Reads one line of the child's stdout (up to and including '\n', or to
+// EOF), blocking; a NUL-terminated malloc'ed string, never NULL.
+char *mpbt_read_line(mpbt_proc *p);
 
 // Runs argv to completion (at most timeout_ms), capturing stdout and
 // stderr into malloc'ed strings (either pointer may be NULL).  stdin is
@@ -60,6 +63,19 @@ char *mpbt_read_all(mpbt_proc *p);
 // as mpbt_wait does.
 int mpbt_run(const char *const *argv, const char *input, char **outp,
     char **errp, int timeout_ms);
+
+// Asserts that an libmpb call returns `want`, naming both errors and the
+// broker's message when it does not (use where cmocka.h is included).
+#define assert_mpb(expr, want)                                               \
+	do {                                                                  \
+		mpb_err rv_ = (expr);                                         \
+		if (rv_ != (want)) {                                          \
+			fail_msg("%s: got %s (%s: %s), want %s", #expr,       \
+			    mpb_errname(rv_), mpb_strerror(rv_),              \
+			    mpb_last_error_text(), mpb_errname(want));        \
+		}                                                             \
+	} while (0)
+#define assert_ok(expr) assert_mpb(expr, MPB_OK)
 
 // Monotonic milliseconds.
 long long mpbt_now_ms(void);

@@ -199,6 +199,29 @@ test_task_done_join(void **state)
 }
 
 static void
+test_stats(void **state)
+{
+	result r;
+
+	(void) state;
+	expect(mpb("queue", "create", "cli-s", "--kind", "fifo"), 0, "created\n");
+	r = mpb("stats");
+	assert_int_equal(r.code, 0);
+	assert_non_null(strstr(r.out, "version: mpbroker "));
+	assert_non_null(strstr(r.out, "\nsessions: 1\n"));
+	assert_non_null(strstr(r.out, "\nmemory_limit: 0\n"));
+	assert_non_null(strstr(r.out, "\ndurable: false\n"));
+	assert_non_null(strstr(r.out, "\nops.queue.create: "));
+	result_free(&r);
+	r = mpb("stats", "--json");
+	assert_int_equal(r.code, 0);
+	assert_true(r.out[0] == '{');
+	assert_non_null(strstr(r.out, "\"durable\":false"));
+	assert_non_null(strstr(r.out, "\"ops\":{"));
+	result_free(&r);
+}
+
+static void
 test_no_broker(void **state)
 {
 	const char *argv[] = { mpbt_bin("mpb"), "--url",
@@ -223,6 +246,7 @@ main(void)
 		cmocka_unit_test(test_bounded_and_errors),
 		cmocka_unit_test(test_list_and_delete),
 		cmocka_unit_test(test_task_done_join),
+		cmocka_unit_test(test_stats),
 		cmocka_unit_test(test_no_broker),
 	};
 

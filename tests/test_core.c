@@ -543,6 +543,7 @@ typedef struct qinfo {
 	uint64_t size;
 	uint64_t maxsize;
 	uint64_t unfinished;
+	uint64_t leased;
 } qinfo;
 
 static mpb_err
@@ -553,11 +554,12 @@ q_info(fx *x, const char *name, qinfo *qi)
 	if (call_now(x, SID_A, REQ(MPBI_OP_Q_INFO, S(name)), &r) != MPB_OK) {
 		return (r.code);
 	}
-	assert_int_equal(r.f.nelem, 5);
+	assert_int_equal(r.f.nelem, 6);
 	assert_int_equal(mpbi_span_uint(r.f.elem[1], &qi->kind), MPB_OK);
 	assert_int_equal(mpbi_span_uint(r.f.elem[2], &qi->size), MPB_OK);
 	assert_int_equal(mpbi_span_uint(r.f.elem[3], &qi->maxsize), MPB_OK);
 	assert_int_equal(mpbi_span_uint(r.f.elem[4], &qi->unfinished), MPB_OK);
+	assert_int_equal(mpbi_span_uint(r.f.elem[5], &qi->leased), MPB_OK);
 	return (MPB_OK);
 }
 

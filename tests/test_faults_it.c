@@ -28,16 +28,6 @@
 // A small frame limit so oversized frames are cheap to make.
 #define MAX_FRAME 4096
 
-#define assert_mpb(expr, want)                                               \
-	do {                                                                  \
-		mpb_err rv_ = (expr);                                         \
-		if (rv_ != (want)) {                                          \
-			fail_msg("%s: got %s (%s), want %s", #expr,           \
-			    mpb_errname(rv_), mpb_last_error_text(),          \
-			    mpb_errname(want));                               \
-		}                                                             \
-	} while (0)
-#define assert_ok(expr) assert_mpb(expr, MPB_OK)
 
 static mpbt_broker broker;
 
@@ -57,6 +47,18 @@ teardown(void **state)
 	if (broker.pid > 0) {
 		return (mpbt_broker_stop(&broker) == 0 ? 0 : -1);
 	}
+	mpbt_broker_kill(&broker);
+	return (0);
+}
+
+// For tests that break a listener on purpose (nng #1518): nng 1.5.2 never
+// frees a listener in that state, so LeakSanitizer would fail the
+// broker's clean exit for nng's leak, not ours.  These end it with
+// SIGKILL; clean shutdown is checked by every other test.
+static int
+teardown_kill(void **state)
+{
+	(void) state;
 	mpbt_broker_kill(&broker);
 	return (0);
 }
@@ -489,6 +491,45 @@ test_fork_detected(void **state)
 	mpb_close(c);
 }
 
+// --max-memory: puts past the limit fail with ENOMEM and change nothing;
+// after a get makes room they work again.
+static void
+test_max_memory(void **state)
+{
+	static const char *const extra[] = { "--max-memory", "64k", NULL };
+	mpbt_broker              b;
+	mpb_client              *c;
+	uint8_t                  val[1003];
+	uint64_t                 size;
+	uint64_t                 stored = 0;
+	mpb_err                  rv;
+	void                    *got;
+	size_t                   len;
+
+	(void) state;
+	val[0] = 0xc5; // bin16 of 1000 bytes
+	val[1] = 0x03;
+	val[2] = 0xe8;
+	memset(val + 3, 0x11, 1000);
+	assert_true(mpbt_broker_start(&b, extra));
+	assert_ok(mpb_connect(b.url, 5000, &c));
+	assert_ok(mpb_queue_create(c, "mem", MPB_QUEUE_FIFO, 0, NULL));
+	while ((rv = mpb_queue_put(c, "mem", val, sizeof(val), 0, 0)) == MPB_OK) {
+		stored++;
+		assert_true(stored < 100);
+	}
+	assert_mpb(rv, MPB_ENOMEM);
+	// 64 KiB of 1 KiB values, less the last frame's size in hand.
+	assert_true(stored >= 55 && stored <= 64);
+	assert_ok(mpb_queue_qsize(c, "mem", &size));
+	assert_int_equal(size, stored);
+	assert_ok(mpb_queue_get(c, "mem", 0, &got, &len, NULL));
+	mpb_free(got);
+	assert_ok(mpb_queue_put(c, "mem", val, sizeof(val), 0, 0));
+	mpb_close(c);
+	assert_int_equal(mpbt_broker_stop(&b), 0);
+}
+
 int
 main(void)
 {
@@ -496,14 +537,15 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_malformed_frames, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_too_deep_and_bad_types, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_oversized_frames, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bare_connect_close, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_client_killed_right_after_dial, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bare_connect_close, setup, teardown_kill),
+		cmocka_unit_test_setup_teardown(test_client_killed_right_after_dial, setup, teardown_kill),
 		cmocka_unit_test_setup_teardown(test_flood_without_reading, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_half_frame, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_half_frame, setup, teardown_kill),
 		cmocka_unit_test_setup_teardown(test_handle_survives_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_broker_killed_under_blocked_client, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sigterm_answers_parked_requests, setup, teardown),
 		cmocka_unit_test(test_no_broker),
+		cmocka_unit_test(test_max_memory),
 		cmocka_unit_test_setup_teardown(test_fork_detected, setup, teardown),
 	};
 

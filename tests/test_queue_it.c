@@ -26,16 +26,6 @@ typedef struct fixture {
 
 static fixture fx;
 
-#define assert_mpb(expr, want)                                               \
-	do {                                                                  \
-		mpb_err rv_ = (expr);                                         \
-		if (rv_ != (want)) {                                          \
-			fail_msg("%s: got %s (%s: %s), want %s", #expr,       \
-			    mpb_errname(rv_), mpb_strerror(rv_),              \
-			    mpb_last_error_text(), mpb_errname(want));        \
-		}                                                             \
-	} while (0)
-#define assert_ok(expr) assert_mpb(expr, MPB_OK)
 
 static int
 group_setup(void **state)

@@ -22,16 +22,6 @@
 #include "harness.h"
 #include "mpb.h"
 
-#define assert_mpb(expr, want)                                               \
-	do {                                                                  \
-		mpb_err rv_ = (expr);                                         \
-		if (rv_ != (want)) {                                          \
-			fail_msg("%s: got %s (%s), want %s", #expr,           \
-			    mpb_errname(rv_), mpb_last_error_text(),          \
-			    mpb_errname(want));                               \
-		}                                                             \
-	} while (0)
-#define assert_ok(expr) assert_mpb(expr, MPB_OK)
 
 // Files the tests make, in one private directory.
 static char dir[64];

@@ -6,14 +6,22 @@
 //   get URL QUEUE TIMEOUT_MS             get one integer and print it
 //   join URL QUEUE TIMEOUT_MS
 //   produce URL QUEUE START COUNT        put START .. START+COUNT-1
+//   produce-ack URL QUEUE START COUNT    the same, printing each value once
+//                                        its put is acknowledged
 //   consume URL QUEUE TIMEOUT_MS         get and print until the value -1;
 //                                        a get that times out is retried
+//   hold URL QUEUE LEASE_MS              leased get, print the value, then
+//                                        hold the lease until killed
+//   consume-ack URL QUEUE LEASE_MS       leased gets, each acked, printing
+//                                        "VALUE DELIVERIES" after its ack,
+//                                        until the value -1 (acked too)
 //   dial-exit URL                        dial without waiting and exit at
 //                                        once: a handshake left half done
 //   flood URL COUNT SECONDS              send COUNT requests on a raw
 //                                        socket without reading a reply,
 //                                        then stay connected SECONDS
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,6 +102,59 @@ consume(mpb_client *c, const char *q, uint32_t timeout)
 	}
 }
 
+// A leased get decoded as an integer.
+static mpb_err
+get_leased_int(mpb_client *c, const char *q, uint32_t timeout,
+    uint32_t lease_ms, int64_t *vp, mpb_delivery *dp)
+{
+	void            *val;
+	size_t           len;
+	size_t           off = 0;
+	msgpack_unpacked u;
+	mpb_err          rv;
+
+	rv = mpb_queue_get_leased(c, q, timeout, lease_ms, &val, &len, dp);
+	if (rv != MPB_OK) {
+		return (rv);
+	}
+	msgpack_unpacked_init(&u);
+	if (msgpack_unpack_next(&u, val, len, &off) != MSGPACK_UNPACK_SUCCESS) {
+		rv = MPB_EPROTO;
+	} else {
+		*vp = u.data.type == MSGPACK_OBJECT_NEGATIVE_INTEGER
+		    ? u.data.via.i64
+		    : (int64_t) u.data.via.u64;
+	}
+	msgpack_unpacked_destroy(&u);
+	mpb_free(val);
+	return (rv);
+}
+
+static int
+consume_ack(mpb_client *c, const char *q, uint32_t lease_ms)
+{
+	mpb_delivery d;
+	int64_t      v;
+	mpb_err      rv;
+
+	for (;;) {
+		rv = get_leased_int(c, q, 1000, lease_ms, &v, &d);
+		if (rv == MPB_ETIMEDOUT) {
+			continue;
+		}
+		if (rv == MPB_OK) {
+			rv = mpb_queue_ack(c, q, d.id);
+		}
+		if (rv != MPB_OK) {
+			return (rv);
+		}
+		if (v == -1) {
+			return (0);
+		}
+		printf("%lld %u\n", (long long) v, (unsigned) d.deliveries);
+	}
+}
+
 static int
 dial_exit(const char *url)
 {
@@ -170,12 +231,28 @@ main(int argc, char **argv)
 		}
 	} else if (strcmp(mode, "join") == 0 && argc == 5) {
 		rv = mpb_queue_join(c, argv[3], (uint32_t) atol(argv[4]));
-	} else if (strcmp(mode, "produce") == 0 && argc == 6) {
+	} else if ((strcmp(mode, "produce") == 0 ||
+	               strcmp(mode, "produce-ack") == 0) &&
+	    argc == 6) {
 		long long start = atoll(argv[4]);
 		long long count = atoll(argv[5]);
+		bool      ack   = strcmp(mode, "produce-ack") == 0;
 		for (long long i = 0; i < count && rv == MPB_OK; i++) {
 			rv = put_int(c, argv[3], start + i, 10000);
+			if (rv == MPB_OK && ack) {
+				printf("%lld\n", start + i);
+			}
 		}
+	} else if (strcmp(mode, "hold") == 0 && argc == 5) {
+		mpb_delivery d;
+		rv = get_leased_int(c, argv[3], 20000, (uint32_t) atol(argv[4]), &v, &d);
+		if (rv == MPB_OK) {
+			printf("%lld\n", (long long) v);
+			fflush(stdout);
+			pause();
+		}
+	} else if (strcmp(mode, "consume-ack") == 0 && argc == 5) {
+		rv = (mpb_err) consume_ack(c, argv[3], (uint32_t) atol(argv[4]));
 	} else if (strcmp(mode, "consume") == 0 && argc == 5) {
 		rv = (mpb_err) consume(c, argv[3], (uint32_t) atol(argv[4]));
 	} else {

@@ -2,3 +2,4 @@
 mpb_test(test_deque test_deque.c LIBS mpb_core)
 mpb_test(test_heap test_heap.c LIBS mpb_core)
 mpb_test(test_htab test_htab.c LIBS mpb_core TIMEOUT 120)
+mpb_test(test_store_dict test_store_dict.c LIBS mpb_core msgpackc)

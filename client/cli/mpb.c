@@ -18,12 +18,16 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <msgpack.h>
 
@@ -60,6 +64,11 @@ static const char help_text[] =
     "Commands:\n"
     "  ping\n"
     "      Check that the broker answers; prints \"PONG (protocol N)\".\n"
+    "  stats [--json]\n"
+    "      What the broker is doing: version, uptime, connected sessions,\n"
+    "      waiting requests, objects, memory used and its limit,\n"
+    "      durability, error replies and requests run per operation; as\n"
+    "      \"key: value\" lines, or one JSON object with --json.\n"
     "  list-objects\n"
     "      Print every named object, sorted by name, one per line as\n"
     "      NAME<TAB>CLASS<TAB>KIND<TAB>SIZE\n"
@@ -96,6 +105,65 @@ static const char help_text[] =
     "  queue join NAME [--timeout SECONDS]\n"
     "      Wait up to SECONDS until every item put in NAME has been marked\n"
     "      done (default 0: fail at once if any is unfinished).\n"
+    "  dict set NAME KEY VALUE [--int] [--int-key]\n"
+    "      Set KEY to VALUE in dict NAME (created on first use).\n"
+    "  dict get NAME KEY [--int-key]\n"
+    "      Print the value of KEY (see Values); exit 3 if there is none.\n"
+    "  dict del NAME KEY [--int-key]\n"
+    "      Remove KEY; exit 3 if there is none.\n"
+    "  dict incr NAME KEY [DELTA] [--int-key]\n"
+    "      Add DELTA (a 64-bit integer, default 1) to the integer at KEY,\n"
+    "      a missing key counting as 0, atomically; print the new value.\n"
+    "  dict len NAME\n"
+    "      Print the number of keys.\n"
+    "  dict keys NAME\n"
+    "  dict items NAME\n"
+    "      Print every key, one per line, or every KEY<TAB>VALUE, in no\n"
+    "      particular order (read in pages; a dict changed meanwhile may\n"
+    "      show a key twice or miss one added or removed meanwhile).\n"
+    "  list append NAME VALUE [--int]\n"
+    "      Append VALUE to list NAME (created on first use).\n"
+    "  list get NAME INDEX\n"
+    "  list set NAME INDEX VALUE [--int]\n"
+    "  list pop NAME [INDEX]\n"
+    "      Print, replace, or remove and print the element at INDEX\n"
+    "      (default for pop: -1, the last); negative indexes count from\n"
+    "      the end, as in Python.  Exit 3 if INDEX is outside the list.\n"
+    "  list len NAME\n"
+    "      Print the number of elements.\n"
+    "  list range NAME [START [STOP]]\n"
+    "      Print the elements of NAME[START:STOP] (Python's slice rules;\n"
+    "      default the whole list), one per line.\n"
+    "  lock run NAME [--timeout SECONDS] -- COMMAND [ARGS...]\n"
+    "      Take the lock NAME (created on first use), run COMMAND while\n"
+    "      holding it, release it, and exit with COMMAND's status (128+N\n"
+    "      if a signal N killed it; 127 if it cannot be found), as\n"
+    "      flock(1) does.  Waits up to SECONDS for the lock (default: as\n"
+    "      long as it takes); exit 3 if it was not had in time.  SIGINT,\n"
+    "      SIGTERM, SIGHUP and SIGQUIT sent to mpb are passed on to\n"
+    "      COMMAND.  The lock belongs to mpb's connection: if mpb itself\n"
+    "      dies (kill -9), the broker releases the lock at once, even if\n"
+    "      COMMAND still runs.  If the release fails (the lock was\n"
+    "      deleted or the connection lost meanwhile) mpb reports it and\n"
+    "      exits 1 when COMMAND succeeded.\n"
+    "  event set NAME | event clear NAME\n"
+    "      Set (waking every waiter) or clear the event NAME (created on\n"
+    "      first use, clear).\n"
+    "  event wait NAME [--timeout SECONDS]\n"
+    "      Wait until the event NAME is set (default: as long as it\n"
+    "      takes); exit 0 once it is, 3 if SECONDS pass first.\n"
+    "  sem acquire NAME [--timeout SECONDS]\n"
+    "      Take one permit of the semaphore NAME (created on first use\n"
+    "      with value 1), waiting up to SECONDS (default: as long as it\n"
+    "      takes); exit 3 if none came in time.  The permit outlives mpb:\n"
+    "      it is given back only by \"sem release\".\n"
+    "  sem release NAME\n"
+    "      Give back one permit; exit 1 (ESTATE) if a bounded semaphore\n"
+    "      is at its initial value.\n"
+    "  State of locks, semaphores, events and other synchronisation\n"
+    "  objects: see list-objects (SIZE is a lock's count, a semaphore's\n"
+    "  value, 1 for a set event, waiters of a condition or a barrier,\n"
+    "  messages in a pipe).\n"
     "\n"
     "  Options may come before or after a command's arguments, and may be\n"
     "  written --name VALUE or --name=VALUE; negative numbers are values\n"
@@ -105,9 +173,12 @@ static const char help_text[] =
     "  (0.5); it is rounded up to whole milliseconds, at most 4294967.295.\n"
     "\n"
     "Values:\n"
+    "  KEY and VALUE are stored as msgpack strings, unless --int-key or\n"
+    "  --int says it is a 64-bit integer (dict keys \"5\" and 5 differ).\n"
     "  Queue items are msgpack values.  \"queue put\" stores VALUE as a\n"
     "  msgpack string (str) holding its bytes unchanged, without a newline.\n"
-    "  \"queue get\" prints the item followed by a newline:\n"
+    "  \"queue get\", \"dict get\", \"list get\" and the like print each\n"
+    "  value followed by a newline:\n"
     "    a string      its bytes as they are, not quoted or escaped;\n"
     "    an integer    in decimal (-5, 42);\n"
     "    anything else (put by other clients) in msgpack-c's text form:\n"
@@ -123,7 +194,11 @@ static const char help_text[] =
     "  1  error: any other broker, connection or local error\n"
     "  2  usage error: bad command line\n"
     "  3  nothing got or put: the queue is empty (get) or full (put), or\n"
-    "     the timeout expired (get, put, join)\n"
+    "     the timeout expired (get, put, join); no such key (dict get, del)\n"
+    "     or no such index (list get, set, pop); the lock or permit was\n"
+    "     not had in time (lock run, sem acquire), the event was not set\n"
+    "     in time (event wait)\n"
+    "  N  lock run: COMMAND's own exit status\n"
     "  4  no broker: nobody listens at the URL, or it did not answer\n"
     "     within the connect timeout\n"
     "\n"
@@ -147,14 +222,18 @@ enum {
 	OPT_MAXSIZE  = 1u << 3,
 	OPT_PRIORITY = 1u << 4,
 	OPT_TIMEOUT  = 1u << 5,
+	OPT_INT      = 1u << 6, // VALUE (or DELTA) is an integer
+	OPT_INT_KEY  = 1u << 7, // KEY is an integer
+	OPT_JSON     = 1u << 8, // machine-readable output
 };
 
 // The global options are accepted after the command too: appending
 // "--url X" to a command line is the natural thing to do.
 #define OPT_GLOBAL (OPT_URL | OPT_CONNECT)
 
-// The most positional arguments any command takes (queue put NAME VALUE).
-#define MAX_ARGS 2
+// The most positional arguments any command takes (dict set NAME KEY
+// VALUE).
+#define MAX_ARGS 3
 
 struct command;
 
@@ -170,6 +249,8 @@ struct cli {
 	uint64_t              maxsize;
 	int64_t               priority;
 	uint32_t              timeout_ms;
+	char *const          *rest; // after "--", for commands that run one
+	int                   nrest;
 };
 
 // A handler runs its command on a connected client and returns the exit
@@ -184,6 +265,7 @@ struct command {
 	unsigned    opts;     // OPT_ bits accepted besides OPT_GLOBAL
 	unsigned    required; // OPT_ bits that must be given
 	const char *synopsis; // for usage errors, after "mpb "
+	int         optional; // how many of the last nargs may be left out
 };
 
 // ---------------------------------------------------------------------
@@ -198,6 +280,8 @@ exit_status(mpb_err err)
 	case MPB_EEMPTY:
 	case MPB_EFULL:
 	case MPB_ETIMEDOUT:
+	case MPB_ENOTFOUND:
+	case MPB_EINDEX:
 		return (EXIT_NOTHING);
 	case MPB_ENOBROKER:
 		return (EXIT_NOBROKER);
@@ -468,6 +552,10 @@ static const struct optdef optdefs[] = {
 	{ "priority", OPT_PRIORITY, opt_priority, "a 64-bit integer" },
 	{ "timeout", OPT_TIMEOUT, opt_timeout,
 	    "seconds from 0 to 4294967.295, such as 2 or 0.5" },
+	// Flags: no value (parse NULL).
+	{ "int", OPT_INT, NULL, "no value" },
+	{ "int-key", OPT_INT_KEY, NULL, "no value" },
+	{ "json", OPT_JSON, NULL, "no value" },
 };
 
 static const char *
@@ -505,6 +593,14 @@ parse_option(struct cli *cli, const struct command *cmd, unsigned allowed,
 	if (od == NULL || (od->bit & allowed) == 0) {
 		return (usage_error(cmd, "unknown option '%.*s'", (int) len + 2,
 		    argv[*ip]));
+	}
+	if (od->parse == NULL) {
+		if (eq != NULL) {
+			return (usage_error(cmd, "option '--%s' takes no value",
+			    od->name));
+		}
+		cli->given |= od->bit;
+		return (EXIT_OK);
 	}
 	if (eq != NULL) {
 		val = eq + 1;
@@ -629,7 +725,7 @@ text_bound(msgpack_object o)
 // value holding an empty bin or ext, however large the buffer; the stdio
 // printer, which writes the same form, takes over then.
 static int
-print_text(msgpack_object obj)
+print_text(msgpack_object obj, int end)
 {
 	size_t size = text_bound(obj) + 1; // and the NUL
 	char  *buf;
@@ -647,16 +743,17 @@ print_text(msgpack_object obj)
 	} else {
 		msgpack_object_print(stdout, obj);
 	}
-	fputc('\n', stdout);
+	fputc(end, stdout);
 	free(buf);
 	return (EXIT_OK);
 }
 
-// print_value prints one item as documented under "Values" in the help:
-// strings raw (they are what "queue put" stores, and scripts want the
-// bytes back), integers in decimal, the rest as msgpack-c text.
+// print_value_end prints one item as documented under "Values" in the
+// help: strings raw (they are what "queue put" stores, and scripts want
+// the bytes back), integers in decimal, the rest as msgpack-c text; then
+// the character end.
 static int
-print_value(const void *data, size_t len)
+print_value_end(const void *data, size_t len, int end)
 {
 	msgpack_unpacked up;
 	size_t           off = 0;
@@ -680,20 +777,26 @@ print_value(const void *data, size_t len)
 			fwrite(up.data.via.str.ptr, 1, up.data.via.str.size,
 			    stdout);
 		}
-		fputc('\n', stdout);
+		fputc(end, stdout);
 		break;
 	case MSGPACK_OBJECT_POSITIVE_INTEGER:
-		printf("%" PRIu64 "\n", up.data.via.u64);
+		printf("%" PRIu64 "%c", up.data.via.u64, end);
 		break;
 	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-		printf("%" PRId64 "\n", up.data.via.i64);
+		printf("%" PRId64 "%c", up.data.via.i64, end);
 		break;
 	default:
-		rv = print_text(up.data);
+		rv = print_text(up.data, end);
 		break;
 	}
 	msgpack_unpacked_destroy(&up);
 	return (rv);
+}
+
+static int
+print_value(const void *data, size_t len)
+{
+	return (print_value_end(data, len, '\n'));
 }
 
 static const char *
@@ -868,6 +971,111 @@ cmd_join(mpb_client *c, const struct cli *cli)
 	return (EXIT_OK);
 }
 
+// Prints a msgpack string for JSON: quoted, with the escapes JSON needs.
+static void
+json_string(const char *p, size_t n)
+{
+	putchar('"');
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char) p[i];
+		if (ch == '"' || ch == '\\') {
+			printf("\\%c", ch);
+		} else if (ch < 0x20) {
+			printf("\\u%04x", ch);
+		} else {
+			putchar(ch);
+		}
+	}
+	putchar('"');
+}
+
+// Prints the scalars and maps a stats reply is made of, as JSON or as
+// "key: value" lines (nested keys joined with dots).
+static void
+stats_print(msgpack_object o, bool json, const char *prefix)
+{
+	switch (o.type) {
+	case MSGPACK_OBJECT_MAP:
+		if (json) {
+			putchar('{');
+		}
+		for (uint32_t i = 0; i < o.via.map.size; i++) {
+			msgpack_object k = o.via.map.ptr[i].key;
+			char           path[256];
+			if (k.type != MSGPACK_OBJECT_STR) {
+				continue;
+			}
+			if (json) {
+				if (i > 0) {
+					putchar(',');
+				}
+				json_string(k.via.str.ptr, k.via.str.size);
+				putchar(':');
+			}
+			snprintf(path, sizeof(path), "%s%s%.*s", prefix,
+			    prefix[0] != '\0' ? "." : "", (int) k.via.str.size,
+			    k.via.str.ptr);
+			stats_print(o.via.map.ptr[i].val, json, path);
+		}
+		if (json) {
+			putchar('}');
+		}
+		return;
+	case MSGPACK_OBJECT_STR:
+		if (json) {
+			json_string(o.via.str.ptr, o.via.str.size);
+		} else {
+			printf("%s: %.*s\n", prefix, (int) o.via.str.size, o.via.str.ptr);
+		}
+		return;
+	case MSGPACK_OBJECT_POSITIVE_INTEGER:
+		if (json) {
+			printf("%" PRIu64, o.via.u64);
+		} else {
+			printf("%s: %" PRIu64 "\n", prefix, o.via.u64);
+		}
+		return;
+	default:
+		break;
+	}
+	// nil, booleans and anything else.
+	{
+		const char *t = o.type == MSGPACK_OBJECT_NIL ? "null"
+		    : o.type == MSGPACK_OBJECT_BOOLEAN
+		    ? (o.via.boolean ? "true" : "false")
+		    : "null";
+		if (json) {
+			fputs(t, stdout);
+		} else {
+			printf("%s: %s\n", prefix, t);
+		}
+	}
+}
+
+static int
+cmd_stats(mpb_client *c, const struct cli *cli)
+{
+	void            *buf;
+	size_t           len;
+	size_t           off = 0;
+	msgpack_unpacked up;
+	mpb_err          err;
+
+	if ((err = mpb_stats(c, &buf, &len)) != MPB_OK) {
+		return (fail(err));
+	}
+	msgpack_unpacked_init(&up);
+	if (msgpack_unpack_next(&up, buf, len, &off) == MSGPACK_UNPACK_SUCCESS) {
+		stats_print(up.data, (cli->given & OPT_JSON) != 0, "");
+		if ((cli->given & OPT_JSON) != 0) {
+			putchar('\n');
+		}
+	}
+	msgpack_unpacked_destroy(&up);
+	mpb_free(buf);
+	return (EXIT_OK);
+}
+
 static int
 cmd_objects(mpb_client *c, const struct cli *cli)
 {
@@ -898,23 +1106,461 @@ cmd_object_delete(mpb_client *c, const struct cli *cli)
 	return (EXIT_OK);
 }
 
+// ---------------------------------------------------------------------
+// Dicts and lists
+
+// encode_arg packs a command-line word into sb (cleared first): as an
+// integer when as_int (a usage error unless it is one), else as a str.
+static int
+encode_arg(const struct cli *cli, msgpack_sbuffer *sb, const char *word,
+    bool as_int)
+{
+	msgpack_packer pk;
+	int64_t        v;
+
+	msgpack_sbuffer_clear(sb);
+	if (!as_int) {
+		return (pack_str(sb, word, strlen(word)));
+	}
+	if (!parse_i64(word, &v)) {
+		return (usage_error(cli->cmd, "'%s' is not a 64-bit integer", word));
+	}
+	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+	if (msgpack_pack_int64(&pk, v) != 0) {
+		return (fail_local(MPB_ENOMEM, NULL));
+	}
+	return (EXIT_OK);
+}
+
+// An INDEX, START or STOP argument (negative ones count from the end).
+static int
+index_arg(const struct cli *cli, int i, int64_t *vp)
+{
+	if (!parse_i64(cli->args[i], vp)) {
+		return (usage_error(cli->cmd, "'%s' is not an index", cli->args[i]));
+	}
+	return (EXIT_OK);
+}
+
+// What a dict or list command sends: the key (argument 1, a dict's KEY)
+// and the value (argument vi), encoded as the options say.
+struct kv {
+	msgpack_sbuffer key;
+	msgpack_sbuffer val;
+};
+
+static int
+kv_encode(const struct cli *cli, struct kv *kv, int ki, int vi)
+{
+	int rv = EXIT_OK;
+
+	msgpack_sbuffer_init(&kv->key);
+	msgpack_sbuffer_init(&kv->val);
+	if (ki > 0) {
+		rv = encode_arg(cli, &kv->key, cli->args[ki], (cli->given & OPT_INT_KEY) != 0);
+	}
+	if (rv == EXIT_OK && vi > 0) {
+		rv = encode_arg(cli, &kv->val, cli->args[vi], (cli->given & OPT_INT) != 0);
+	}
+	return (rv);
+}
+
+static void
+kv_fini(struct kv *kv)
+{
+	msgpack_sbuffer_destroy(&kv->key);
+	msgpack_sbuffer_destroy(&kv->val);
+}
+
+// done reports err (if any) and otherwise prints value[0..len) when value
+// is not NULL, then frees it.  Call it after the call that fills value,
+// not around it: arguments are evaluated in no set order.
+static int
+done(mpb_err err, void *value, size_t len)
+{
+	int rv = err != MPB_OK ? fail(err) : value != NULL ? print_value(value, len) : EXIT_OK;
+
+	mpb_free(value);
+	return (rv);
+}
+
+static int
+cmd_dict_set(mpb_client *c, const struct cli *cli)
+{
+	struct kv kv;
+	int       rv = kv_encode(cli, &kv, 1, 2);
+
+	if (rv == EXIT_OK) {
+		rv = done(mpb_dict_set(c, cli->args[0], kv.key.data, kv.key.size,
+		              kv.val.data, kv.val.size),
+		    NULL, 0);
+	}
+	kv_fini(&kv);
+	return (rv);
+}
+
+// dict get and dict del: the same shape, with or without a value back.
+static int
+cmd_dict_key(mpb_client *c, const struct cli *cli, bool get)
+{
+	struct kv kv;
+	void     *value = NULL;
+	size_t    len   = 0;
+	int       rv    = kv_encode(cli, &kv, 1, 0);
+
+	if (rv == EXIT_OK) {
+		mpb_err err = get ? mpb_dict_get(c, cli->args[0], kv.key.data,
+		                        kv.key.size, &value, &len)
+		                  : mpb_dict_del(c, cli->args[0], kv.key.data, kv.key.size);
+		rv = done(err, value, len);
+	}
+	kv_fini(&kv);
+	return (rv);
+}
+
+static int
+cmd_dict_get(mpb_client *c, const struct cli *cli)
+{
+	return (cmd_dict_key(c, cli, true));
+}
+
+static int
+cmd_dict_del(mpb_client *c, const struct cli *cli)
+{
+	return (cmd_dict_key(c, cli, false));
+}
+
+static int
+cmd_dict_incr(mpb_client *c, const struct cli *cli)
+{
+	struct kv kv;
+	int64_t   delta = 1, v;
+	mpb_err   err;
+	int       rv = kv_encode(cli, &kv, 1, 0);
+
+	if (rv == EXIT_OK && cli->nargs == 3 && !parse_i64(cli->args[2], &delta)) {
+		rv = usage_error(cli->cmd, "'%s' is not a 64-bit integer", cli->args[2]);
+	}
+	if (rv == EXIT_OK) {
+		err = mpb_dict_incr(c, cli->args[0], kv.key.data, kv.key.size, delta, &v);
+		rv  = err != MPB_OK ? fail(err) : EXIT_OK;
+	}
+	if (rv == EXIT_OK) {
+		printf("%" PRId64 "\n", v);
+	}
+	kv_fini(&kv);
+	return (rv);
+}
+
+// len of a dict or a list; n is read only after the call filled it.
+static int
+print_len(mpb_err err, const uint64_t *n)
+{
+	if (err != MPB_OK) {
+		return (fail(err));
+	}
+	printf("%" PRIu64 "\n", *n);
+	return (EXIT_OK);
+}
+
+static int
+cmd_dict_len(mpb_client *c, const struct cli *cli)
+{
+	uint64_t n = 0;
+
+	return (print_len(mpb_dict_len(c, cli->args[0], &n), &n));
+}
+
+// Pages through the dict: keys one per line, or items as KEY<TAB>VALUE.
+static int
+dict_dump(mpb_client *c, const struct cli *cli, mpb_dict_what what)
+{
+	uint64_t cursor = 0;
+	size_t   step   = what == MPB_DICT_ITEMS ? 2 : 1;
+	int      rv     = EXIT_OK;
+
+	do {
+		mpb_value *vals;
+		size_t     n;
+		mpb_err    err = mpb_dict_scan(c, cli->args[0], cursor, 1000, what,
+		       &vals, &n, &cursor);
+		if (err != MPB_OK) {
+			return (fail(err));
+		}
+		for (size_t i = 0; i + step <= n && rv == EXIT_OK; i += step) {
+			rv = print_value_end(vals[i].data, vals[i].len, step == 2 ? '\t' : '\n');
+			if (rv == EXIT_OK && step == 2) {
+				rv = print_value(vals[i + 1].data, vals[i + 1].len);
+			}
+		}
+		mpb_values_free(vals, n);
+	} while (cursor != 0 && rv == EXIT_OK);
+	return (rv);
+}
+
+static int
+cmd_dict_keys(mpb_client *c, const struct cli *cli)
+{
+	return (dict_dump(c, cli, MPB_DICT_KEYS));
+}
+
+static int
+cmd_dict_items(mpb_client *c, const struct cli *cli)
+{
+	return (dict_dump(c, cli, MPB_DICT_ITEMS));
+}
+
+// list append NAME VALUE, list set NAME INDEX VALUE.
+static int
+cmd_list_put(mpb_client *c, const struct cli *cli)
+{
+	struct kv kv;
+	int64_t   index = 0;
+	bool      set   = cli->cmd->nargs == 3;
+	int       rv    = kv_encode(cli, &kv, 0, set ? 2 : 1);
+
+	if (rv == EXIT_OK && set) {
+		rv = index_arg(cli, 1, &index);
+	}
+	if (rv == EXIT_OK) {
+		rv = done(set ? mpb_list_set(c, cli->args[0], index, kv.val.data, kv.val.size)
+		              : mpb_list_append(c, cli->args[0], kv.val.data, kv.val.size),
+		    NULL, 0);
+	}
+	kv_fini(&kv);
+	return (rv);
+}
+
+// list get NAME INDEX, list pop NAME [INDEX].
+static int
+cmd_list_take(mpb_client *c, const struct cli *cli)
+{
+	bool    pop   = strcmp(cli->cmd->name, "pop") == 0;
+	int64_t index = -1;
+	void   *value = NULL;
+	size_t  len   = 0;
+	int     rv    = cli->nargs > 1 ? index_arg(cli, 1, &index) : EXIT_OK;
+	mpb_err err;
+
+	if (rv != EXIT_OK) {
+		return (rv);
+	}
+	err = pop ? mpb_list_pop(c, cli->args[0], index, &value, &len)
+	          : mpb_list_get(c, cli->args[0], index, &value, &len);
+	return (done(err, value, len));
+}
+
+static int
+cmd_list_len(mpb_client *c, const struct cli *cli)
+{
+	uint64_t n = 0;
+
+	return (print_len(mpb_list_len(c, cli->args[0], &n), &n));
+}
+
+static int
+cmd_list_range(mpb_client *c, const struct cli *cli)
+{
+	int64_t start = 0, stop = MPB_LIST_END;
+	int     rv    = EXIT_OK;
+
+	if (cli->nargs > 1) {
+		rv = index_arg(cli, 1, &start);
+	}
+	if (rv == EXIT_OK && cli->nargs > 2) {
+		rv = index_arg(cli, 2, &stop);
+	}
+	// START may be negative; every later page starts at an absolute
+	// index, and -1 says the slice is complete.
+	for (bool more = rv == EXIT_OK; more && rv == EXIT_OK; more = start >= 0) {
+		mpb_value *vals;
+		size_t     n;
+		mpb_err    err = mpb_list_slice(c, cli->args[0], start, stop, 1000,
+		       &vals, &n, &start);
+		if (err != MPB_OK) {
+			return (fail(err));
+		}
+		for (size_t i = 0; i < n && rv == EXIT_OK; i++) {
+			rv = print_value(vals[i].data, vals[i].len);
+		}
+		mpb_values_free(vals, n);
+	}
+	return (rv);
+}
+
+// ---------------------------------------------------------------------
+// Synchronisation objects
+
+// The timeout of a command that waits: --timeout, else as long as the
+// broker allows (about 49 days; libmpb stops waiting after 24).
+static uint32_t
+sync_timeout(const struct cli *cli)
+{
+	return ((cli->given & OPT_TIMEOUT) != 0 ? cli->timeout_ms : UINT32_MAX);
+}
+
+// The child that "lock run" waits for; signals to mpb are passed on to it
+// so that it, not mpb, decides when the lock is given back.
+static volatile sig_atomic_t run_child;
+
+static void
+forward_signal(int sig)
+{
+	if (run_child > 0) {
+		kill((pid_t) run_child, sig);
+	}
+}
+
+// run_command forks and execs cli->rest (in the child nothing but exec:
+// no libmpb, no nng), passes on SIGINT, SIGTERM, SIGHUP and SIGQUIT, and
+// returns the shell-style status: the exit code, or 128 + the signal.
+static int
+run_command(const struct cli *cli)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+	struct sigaction sa = { .sa_handler = forward_signal };
+	pid_t            pid;
+	int              status;
+
+	fflush(stdout);
+	fflush(stderr);
+	if ((pid = fork()) < 0) {
+		fprintf(stderr, "mpb: cannot fork: %s\n", strerror(errno));
+		return (EXIT_ERR);
+	}
+	if (pid == 0) {
+		execvp(cli->rest[0], cli->rest);
+		fprintf(stderr, "mpb: cannot run '%s': %s\n", cli->rest[0],
+		    strerror(errno));
+		_exit(errno == ENOENT ? 127 : 126);
+	}
+	run_child = pid;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		sigaction(sigs[i], &sa, NULL);
+	}
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR) {
+			fprintf(stderr, "mpb: waitpid: %s\n", strerror(errno));
+			return (EXIT_ERR);
+		}
+	}
+	return (WIFEXITED(status) ? WEXITSTATUS(status)
+	                          : 128 + WTERMSIG(status));
+}
+
+static int
+cmd_lock_run(mpb_client *c, const struct cli *cli)
+{
+	mpb_err err;
+	int     rv;
+
+	if ((err = mpb_lock_acquire(c, cli->args[0], sync_timeout(cli))) !=
+	    MPB_OK) {
+		return (err == MPB_EBUSY ? fail(MPB_ETIMEDOUT) : fail(err));
+	}
+	rv = run_command(cli);
+	if ((err = mpb_lock_release(c, cli->args[0])) != MPB_OK) {
+		// The lock was lost while COMMAND ran (deleted, or the
+		// connection dropped): its exclusion may not have held.
+		(void) fail(err);
+		return (rv == EXIT_OK ? EXIT_ERR : rv);
+	}
+	return (rv);
+}
+
+static int
+cmd_event_set(mpb_client *c, const struct cli *cli)
+{
+	mpb_err err;
+
+	err = strcmp(cli->cmd->name, "set") == 0
+	    ? mpb_event_set(c, cli->args[0])
+	    : mpb_event_clear(c, cli->args[0]);
+	return (err == MPB_OK ? EXIT_OK : fail(err));
+}
+
+static int
+cmd_event_wait(mpb_client *c, const struct cli *cli)
+{
+	bool    set;
+	mpb_err err;
+
+	if ((err = mpb_event_wait(c, cli->args[0], sync_timeout(cli), &set)) !=
+	    MPB_OK) {
+		return (fail(err));
+	}
+	return (set ? EXIT_OK : fail_local(MPB_ETIMEDOUT, "the event is not set"));
+}
+
+static int
+cmd_sem_acquire(mpb_client *c, const struct cli *cli)
+{
+	mpb_err err;
+
+	// Detached: the permit must outlive this process.
+	err = mpb_sem_acquire_detached(c, cli->args[0], sync_timeout(cli));
+	if (err == MPB_EBUSY) {
+		err = MPB_ETIMEDOUT;
+	}
+	return (err == MPB_OK ? EXIT_OK : fail(err));
+}
+
+static int
+cmd_sem_release(mpb_client *c, const struct cli *cli)
+{
+	mpb_err err = mpb_sem_release(c, cli->args[0], 1);
+
+	return (err == MPB_OK ? EXIT_OK : fail(err));
+}
+
 static const struct command commands[] = {
-	{ NULL, "ping", cmd_ping, 0, 0, 0, "ping" },
-	{ NULL, "list-objects", cmd_objects, 0, 0, 0, "list-objects" },
-	{ NULL, "delete", cmd_object_delete, 1, 0, 0, "delete NAME" },
+	{ NULL, "ping", cmd_ping, 0, 0, 0, "ping", 0 },
+	{ NULL, "list-objects", cmd_objects, 0, 0, 0, "list-objects", 0 },
+	{ NULL, "stats", cmd_stats, 0, OPT_JSON, 0, "stats [--json]", 0 },
+	{ NULL, "delete", cmd_object_delete, 1, 0, 0, "delete NAME", 0 },
 	{ "queue", "create", cmd_create, 1, OPT_KIND | OPT_MAXSIZE, OPT_KIND,
-	    "queue create NAME --kind fifo|lifo|priority [--maxsize N]" },
+	    "queue create NAME --kind fifo|lifo|priority [--maxsize N]", 0 },
 	{ "queue", "put", cmd_put, 2, OPT_PRIORITY | OPT_TIMEOUT, 0,
-	    "queue put NAME VALUE [--priority N] [--timeout SECONDS]" },
+	    "queue put NAME VALUE [--priority N] [--timeout SECONDS]", 0 },
 	{ "queue", "get", cmd_get, 1, OPT_TIMEOUT, 0,
-	    "queue get NAME [--timeout SECONDS]" },
-	{ "queue", "size", cmd_size, 1, 0, 0, "queue size NAME" },
-	{ "queue", "list", cmd_list, 0, 0, 0, "queue list" },
-	{ "queue", "delete", cmd_delete, 1, 0, 0, "queue delete NAME" },
+	    "queue get NAME [--timeout SECONDS]", 0 },
+	{ "queue", "size", cmd_size, 1, 0, 0, "queue size NAME", 0 },
+	{ "queue", "list", cmd_list, 0, 0, 0, "queue list", 0 },
+	{ "queue", "delete", cmd_delete, 1, 0, 0, "queue delete NAME", 0 },
 	{ "queue", "task-done", cmd_task_done, 1, 0, 0,
-	    "queue task-done NAME" },
+	    "queue task-done NAME", 0 },
 	{ "queue", "join", cmd_join, 1, OPT_TIMEOUT, 0,
-	    "queue join NAME [--timeout SECONDS]" },
+	    "queue join NAME [--timeout SECONDS]", 0 },
+	{ "dict", "set", cmd_dict_set, 3, OPT_INT | OPT_INT_KEY, 0,
+	    "dict set NAME KEY VALUE [--int] [--int-key]", 0 },
+	{ "dict", "get", cmd_dict_get, 2, OPT_INT_KEY, 0,
+	    "dict get NAME KEY [--int-key]", 0 },
+	{ "dict", "del", cmd_dict_del, 2, OPT_INT_KEY, 0,
+	    "dict del NAME KEY [--int-key]", 0 },
+	{ "dict", "incr", cmd_dict_incr, 3, OPT_INT_KEY, 0,
+	    "dict incr NAME KEY [DELTA] [--int-key]", 1 },
+	{ "dict", "len", cmd_dict_len, 1, 0, 0, "dict len NAME", 0 },
+	{ "dict", "keys", cmd_dict_keys, 1, 0, 0, "dict keys NAME", 0 },
+	{ "dict", "items", cmd_dict_items, 1, 0, 0, "dict items NAME", 0 },
+	{ "list", "append", cmd_list_put, 2, OPT_INT, 0,
+	    "list append NAME VALUE [--int]", 0 },
+	{ "list", "get", cmd_list_take, 2, 0, 0, "list get NAME INDEX", 0 },
+	{ "list", "set", cmd_list_put, 3, OPT_INT, 0,
+	    "list set NAME INDEX VALUE [--int]", 0 },
+	{ "list", "pop", cmd_list_take, 2, 0, 0, "list pop NAME [INDEX]", 1 },
+	{ "list", "len", cmd_list_len, 1, 0, 0, "list len NAME", 0 },
+	{ "list", "range", cmd_list_range, 3, 0, 0,
+	    "list range NAME [START [STOP]]", 2 },
+	{ "lock", "run", cmd_lock_run, 1, OPT_TIMEOUT, 0,
+	    "lock run NAME [--timeout SECONDS] -- COMMAND [ARGS...]", 0 },
+	{ "event", "set", cmd_event_set, 1, 0, 0, "event set NAME", 0 },
+	{ "event", "clear", cmd_event_set, 1, 0, 0, "event clear NAME", 0 },
+	{ "event", "wait", cmd_event_wait, 1, OPT_TIMEOUT, 0,
+	    "event wait NAME [--timeout SECONDS]", 0 },
+	{ "sem", "acquire", cmd_sem_acquire, 1, OPT_TIMEOUT, 0,
+	    "sem acquire NAME [--timeout SECONDS]", 0 },
+	{ "sem", "release", cmd_sem_release, 1, 0, 0, "sem release NAME", 0 },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -957,6 +1603,46 @@ find_command(const char *group, const char *name)
 	return (NULL);
 }
 
+// arg_word returns the name of positional argument k (from 0) as the
+// synopsis spells it ("NAME", "KEY"), for "missing ..." errors.
+static const char *
+arg_word(const struct command *cmd, int k)
+{
+	static char word[32];
+	const char *p     = cmd->synopsis;
+	int         skip  = cmd->group != NULL ? 2 : 1;
+	size_t      n     = 0;
+
+	for (int w = 0; *p != '\0'; w++) {
+		while (*p == ' ' || *p == '[') {
+			p++;
+		}
+		n = strcspn(p, " []");
+		if (w == skip + k) {
+			break;
+		}
+		p += n;
+		n = 0;
+		while (*p == ']') {
+			p++;
+		}
+	}
+	if (n == 0 || n >= sizeof(word)) {
+		return ("an argument");
+	}
+	memcpy(word, p, n);
+	word[n] = '\0';
+	return (word);
+}
+
+// runs_command tells whether what follows "--" is a command line for
+// cmd to run (lock run) rather than more positional arguments.
+static bool
+runs_command(const struct command *cmd)
+{
+	return (cmd->run == cmd_lock_run);
+}
+
 // Results of parse_args besides the exit statuses: stop and exit 0.
 #define PARSE_HELP (-1)
 #define PARSE_VERSION (-2)
@@ -975,6 +1661,11 @@ parse_command(struct cli *cli, int argc, char **argv, int i)
 
 		if (!endopts && strcmp(arg, "--") == 0) {
 			endopts = true;
+			if (runs_command(cmd)) {
+				cli->rest  = &argv[i + 1];
+				cli->nrest = argc - i - 1;
+				break;
+			}
 			continue;
 		}
 		if (!endopts && is_help(arg)) {
@@ -1000,9 +1691,11 @@ parse_command(struct cli *cli, int argc, char **argv, int i)
 		}
 		cli->args[cli->nargs++] = arg;
 	}
-	if (cli->nargs < cmd->nargs) {
-		return (usage_error(cmd, "missing %s",
-		    cli->nargs == 0 ? "NAME" : "VALUE"));
+	if (cli->nargs < cmd->nargs - cmd->optional) {
+		return (usage_error(cmd, "missing %s", arg_word(cmd, cli->nargs)));
+	}
+	if (runs_command(cmd) && cli->nrest == 0) {
+		return (usage_error(cmd, "missing COMMAND after '--'"));
 	}
 	if ((cmd->required & ~cli->given) != 0) {
 		return (usage_error(cmd, "option '--%s' is required",
