@@ -93,33 +93,20 @@ crash(void)
 static void
 put_int(const char *q, int64_t v, int64_t prio)
 {
-	msgpack_sbuffer sb;
-	msgpack_packer  pk;
+	enc e = e_int(v);
 
-	msgpack_sbuffer_init(&sb);
-	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	msgpack_pack_int64(&pk, v);
-	assert_ok(mpb_queue_put(fx.c, q, sb.data, sb.size, prio, 0));
-	msgpack_sbuffer_destroy(&sb);
+	assert_ok(mpb_queue_put(fx.c, q, e.b, e.n, prio, 0));
 }
 
 static int64_t
 get_int(const char *q)
 {
-	void            *val;
-	size_t           len;
-	size_t           off = 0;
-	msgpack_unpacked u;
-	int64_t          v;
+	void   *val;
+	size_t  len;
+	int64_t v;
 
 	assert_ok(mpb_queue_get(fx.c, q, 0, &val, &len, NULL));
-	msgpack_unpacked_init(&u);
-	assert_int_equal(msgpack_unpack_next(&u, val, len, &off),
-	    MSGPACK_UNPACK_SUCCESS);
-	v = u.data.type == MSGPACK_OBJECT_NEGATIVE_INTEGER
-	    ? u.data.via.i64
-	    : (int64_t) u.data.via.u64;
-	msgpack_unpacked_destroy(&u);
+	v = d_int(val, len);
 	mpb_free(val);
 	return (v);
 }

@@ -15,6 +15,7 @@
 
 #include <msgpack.h>
 
+#include "enc_it.h"
 #include "harness.h"
 #include "mpb.h"
 
@@ -43,30 +44,16 @@ teardown(void **state)
 static void
 put_int(const char *q, int64_t v, int64_t prio)
 {
-	msgpack_sbuffer sb;
-	msgpack_packer  pk;
+	enc e = e_int(v);
 
-	msgpack_sbuffer_init(&sb);
-	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	msgpack_pack_int64(&pk, v);
-	assert_ok(mpb_queue_put(c, q, sb.data, sb.size, prio, 0));
-	msgpack_sbuffer_destroy(&sb);
+	assert_ok(mpb_queue_put(c, q, e.b, e.n, prio, 0));
 }
 
 static int64_t
 decode(void *val, size_t len)
 {
-	size_t           off = 0;
-	msgpack_unpacked u;
-	int64_t          v;
+	int64_t v = d_int(val, len);
 
-	msgpack_unpacked_init(&u);
-	assert_int_equal(msgpack_unpack_next(&u, val, len, &off),
-	    MSGPACK_UNPACK_SUCCESS);
-	v = u.data.type == MSGPACK_OBJECT_NEGATIVE_INTEGER
-	    ? u.data.via.i64
-	    : (int64_t) u.data.via.u64;
-	msgpack_unpacked_destroy(&u);
 	mpb_free(val);
 	return (v);
 }

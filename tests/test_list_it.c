@@ -16,26 +16,6 @@
 
 #include "dict_list_it.h"
 
-static int64_t
-d_int(const void *p, size_t n)
-{
-	msgpack_unpacked u;
-	size_t           off = 0;
-	int64_t          v;
-
-	msgpack_unpacked_init(&u);
-	assert_int_equal(msgpack_unpack_next(&u, p, n, &off), MSGPACK_UNPACK_SUCCESS);
-	assert_int_equal(off, n);
-	if (u.data.type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
-		v = (int64_t) u.data.via.u64;
-	} else {
-		assert_int_equal(u.data.type, MSGPACK_OBJECT_NEGATIVE_INTEGER);
-		v = u.data.via.i64;
-	}
-	msgpack_unpacked_destroy(&u);
-	return (v);
-}
-
 // Replaces list name with the values vals[0..n) (deleting what was).
 static void
 make_list(const char *name, const int64_t *vals, size_t n)

@@ -36,6 +36,7 @@ fuzz_broker(void)
 		cfg.max_frame   = 64 * 1024;
 		cfg.max_objects = 256;
 		cfg.max_parked  = 64;
+		cfg.max_memory  = 64u << 20;
 		if (mpbi_broker_create(&cfg, &tp, &b) != MPB_OK) {
 			abort();
 		}
