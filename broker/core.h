@@ -246,6 +246,7 @@ typedef struct mpbi_req {
 	mpbi_reply        r_reply;
 	bool              r_replied;
 	bool              r_parked;
+	bool              r_created; // the dispatcher created r_obj for it
 } mpbi_req;
 
 // Argument i (1-based, after the op) of the request.

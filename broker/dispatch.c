@@ -9,6 +9,8 @@
 #define NAMED MPBI_CMDF_NAME
 #define EXISTING (MPBI_CMDF_NAME | MPBI_CMDF_OBJ)
 #define ANY_USE (MPBI_CMDF_NAME | MPBI_CMDF_OBJ | MPBI_CMDF_CREATE)
+// Stores values: refused past --max-memory.
+#define STORES(flags) ((flags) | MPBI_CMDF_GROWS)
 
 // op, handler, min and max argument count, flags, class of the named
 // object.  One row per op in MPBI_OP_MAP; a unit test checks that.
@@ -22,7 +24,7 @@ static const mpbi_cmd cmd_table[MPBI_OP_LIMIT] = {
 	CMD(STATS, mpbi_h_stats, 0, 0, 0, NULL),
 	// Queues
 	CMD(Q_CREATE, mpbi_h_qcreate, 3, 3, NAMED, NULL),
-	CMD(Q_PUT, mpbi_h_qput, 4, 4, EXISTING | MPBI_CMDF_GROWS, &mpbi_queue_class),
+	CMD(Q_PUT, mpbi_h_qput, 4, 4, STORES(EXISTING), &mpbi_queue_class),
 	CMD(Q_GET, mpbi_h_qget, 2, 2, EXISTING, &mpbi_queue_class),
 	CMD(Q_INFO, mpbi_h_qinfo, 1, 1, EXISTING, &mpbi_queue_class),
 	CMD(Q_TASK_DONE, mpbi_h_qtask_done, 1, 1, EXISTING, &mpbi_queue_class),
@@ -35,7 +37,7 @@ static const mpbi_cmd cmd_table[MPBI_OP_LIMIT] = {
 	CMD(Q_EXTEND, mpbi_h_qextend, 3, 3, EXISTING, &mpbi_queue_class),
 	// Dicts: writes create the dict on first use; reads need it
 	CMD(D_CREATE, mpbi_h_dcreate, 1, 1, NAMED, NULL),
-	CMD(D_SET, mpbi_h_dset, 3, 3, ANY_USE, &mpbi_dict_class),
+	CMD(D_SET, mpbi_h_dset, 3, 3, STORES(ANY_USE), &mpbi_dict_class),
 	CMD(D_GET, mpbi_h_dget, 2, 2, EXISTING, &mpbi_dict_class),
 	CMD(D_DEL, mpbi_h_ddel, 2, 2, EXISTING, &mpbi_dict_class),
 	CMD(D_CONTAINS, mpbi_h_dcontains, 2, 2, EXISTING, &mpbi_dict_class),
@@ -43,21 +45,21 @@ static const mpbi_cmd cmd_table[MPBI_OP_LIMIT] = {
 	CMD(D_SCAN, mpbi_h_dscan, 4, 4, EXISTING, &mpbi_dict_class),
 	CMD(D_POP, mpbi_h_dpop, 2, 2, EXISTING, &mpbi_dict_class),
 	CMD(D_POPITEM, mpbi_h_dpopitem, 1, 1, EXISTING, &mpbi_dict_class),
-	CMD(D_SETDEFAULT, mpbi_h_dsetdefault, 3, 3, ANY_USE, &mpbi_dict_class),
-	CMD(D_UPDATE, mpbi_h_dupdate, 2, 2, ANY_USE, &mpbi_dict_class),
+	CMD(D_SETDEFAULT, mpbi_h_dsetdefault, 3, 3, STORES(ANY_USE), &mpbi_dict_class),
+	CMD(D_UPDATE, mpbi_h_dupdate, 2, 2, STORES(ANY_USE), &mpbi_dict_class),
 	CMD(D_CLEAR, mpbi_h_dclear, 1, 1, EXISTING, &mpbi_dict_class),
 	CMD(D_INCR, mpbi_h_dincr, 3, 3, ANY_USE, &mpbi_dict_class),
 	CMD(D_INCR_FLOAT, mpbi_h_dincr_float, 3, 3, ANY_USE, &mpbi_dict_class),
-	CMD(D_CAS, mpbi_h_dcas, 4, 4, ANY_USE, &mpbi_dict_class),
-	CMD(D_GETSET, mpbi_h_dgetset, 3, 3, ANY_USE, &mpbi_dict_class),
+	CMD(D_CAS, mpbi_h_dcas, 4, 4, STORES(ANY_USE), &mpbi_dict_class),
+	CMD(D_GETSET, mpbi_h_dgetset, 3, 3, STORES(ANY_USE), &mpbi_dict_class),
 	CMD(D_GET_MANY, mpbi_h_dget_many, 2, 2, EXISTING, &mpbi_dict_class),
 	// Lists: writes that add create the list on first use
 	CMD(L_CREATE, mpbi_h_lcreate, 1, 1, NAMED, NULL),
-	CMD(L_APPEND, mpbi_h_lappend, 2, 2, ANY_USE, &mpbi_list_class),
-	CMD(L_EXTEND, mpbi_h_lextend, 2, 2, ANY_USE, &mpbi_list_class),
-	CMD(L_INSERT, mpbi_h_linsert, 3, 3, ANY_USE, &mpbi_list_class),
+	CMD(L_APPEND, mpbi_h_lappend, 2, 2, STORES(ANY_USE), &mpbi_list_class),
+	CMD(L_EXTEND, mpbi_h_lextend, 2, 2, STORES(ANY_USE), &mpbi_list_class),
+	CMD(L_INSERT, mpbi_h_linsert, 3, 3, STORES(ANY_USE), &mpbi_list_class),
 	CMD(L_GET, mpbi_h_lget, 2, 2, EXISTING, &mpbi_list_class),
-	CMD(L_SET, mpbi_h_lset, 3, 3, EXISTING, &mpbi_list_class),
+	CMD(L_SET, mpbi_h_lset, 3, 3, STORES(EXISTING), &mpbi_list_class),
 	CMD(L_DEL, mpbi_h_ldel, 2, 2, EXISTING, &mpbi_list_class),
 	CMD(L_POP, mpbi_h_lpop, 2, 2, EXISTING, &mpbi_list_class),
 	CMD(L_REMOVE, mpbi_h_lremove, 2, 2, EXISTING, &mpbi_list_class),
@@ -95,7 +97,7 @@ static const mpbi_cmd cmd_table[MPBI_OP_LIMIT] = {
 	CMD(BARRIER_ABORT, mpbi_h_barrier_abort, 1, 1, EXISTING, &mpbi_barrier_class),
 	CMD(BARRIER_RESET, mpbi_h_barrier_reset, 1, 1, EXISTING, &mpbi_barrier_class),
 	CMD(PIPE_OPEN, mpbi_h_pipe_open, 2, 2, ANY_USE, &mpbi_pipe_class),
-	CMD(PIPE_SEND, mpbi_h_pipe_send, 3, 3, EXISTING, &mpbi_pipe_class),
+	CMD(PIPE_SEND, mpbi_h_pipe_send, 3, 3, STORES(EXISTING), &mpbi_pipe_class),
 	CMD(PIPE_RECV, mpbi_h_pipe_recv, 3, 3, EXISTING, &mpbi_pipe_class),
 	CMD(PIPE_POLL, mpbi_h_pipe_poll, 3, 3, EXISTING, &mpbi_pipe_class),
 	CMD(PIPE_CLOSE, mpbi_h_pipe_close, 2, 2, EXISTING, &mpbi_pipe_class),
@@ -144,6 +146,7 @@ dispatch_name(mpbi_req *r, const mpbi_cmd *cmd)
 			    MPBI_NAME_ARG(r->r_name, r->r_namelen), mpb_strerror(rv));
 			return (false);
 		}
+		r->r_created = true;
 	}
 	if (o == NULL) {
 		mpbi_req_error(r, MPB_ENOENT, "no %s " MPBI_NAME_FMT,
@@ -222,6 +225,13 @@ mpbi_dispatch(mpbi_req *r, const void *body, size_t len)
 	}
 	cmd->cmd_handler(r);
 	mpbi_broker_count(r->r_broker, cmd->cmd_op);
+	// A request that fails changes nothing: not even the object its
+	// first use would have created.
+	if (r->r_created && !r->r_parked && mpbi_reply_is_error(&r->r_reply)) {
+		mpbi_log_obj_delete(r->r_broker, r->r_obj);
+		mpbi_obj_delete(r->r_broker, r->r_obj);
+		r->r_obj = NULL;
+	}
 	// The frame lives on this stack frame; handlers have copied what they
 	// keep.
 	r->r_frame = NULL;

@@ -1120,6 +1120,36 @@ test_max_objects(void **state)
 	assert_int_equal(q_create(x, "q3", MPBI_QKIND_FIFO, 0, NULL), MPB_ELIMIT);
 }
 
+// A write that fails on a name nobody has used creates nothing: the
+// object its first use would make is taken away again.
+static void
+test_failed_first_use_creates_nothing(void **state)
+{
+	fx   *x = *state;
+	reply r;
+
+	// dict.update with a map where an array of pairs is wanted; dict.set
+	// with a float key (keys are str, bin or int).
+	assert_int_equal(call_now(x, SID_A,
+	                     REQ(MPBI_OP_D_UPDATE, S("nd"), RAWP("\x80", 1)), &r),
+	    MPB_EINVAL);
+	assert_int_equal(call_now(x, SID_A,
+	                     REQ(MPBI_OP_D_SET, S("nd"),
+	                         RAWP("\xcb\x3f\xf0\x00\x00\x00\x00\x00\x00",
+	                             9),
+	                         U(1)),
+	                     &r),
+	    MPB_EINVAL);
+	assert_int_equal(
+	    call_now(x, SID_A, REQ(MPBI_OP_D_LEN, S("nd")), &r), MPB_ENOENT);
+	// A good one creates it.
+	assert_int_equal(
+	    call_now(x, SID_A, REQ(MPBI_OP_D_SET, S("nd"), U(1), U(2)), &r),
+	    MPB_OK);
+	assert_int_equal(
+	    call_now(x, SID_A, REQ(MPBI_OP_D_LEN, S("nd")), &r), MPB_OK);
+}
+
 // ---------------------------------------------------------------------
 // Ordering and values
 
@@ -2681,6 +2711,7 @@ main(void)
 		T(test_qcreate),
 		T(test_missing_queue_enoent),
 		T(test_max_objects),
+		T(test_failed_first_use_creates_nothing),
 		T(test_fifo_order),
 		T(test_lifo_order),
 		T(test_priority_order),
