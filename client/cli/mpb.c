@@ -18,9 +18,11 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <math.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,7 +45,8 @@ enum {
 };
 
 static const char help_text[] =
-    "Usage: mpb [--url URL] [--connect-timeout MS] COMMAND [ARGS...]\n"
+    "Usage: mpb [--url URL] [--connect-timeout MS] [--auth-file FILE]\n"
+    "           [--tls-ca FILE [--tls-server-name NAME]] COMMAND [ARGS...]\n"
     "       mpb --help | -h\n"
     "       mpb --version\n"
     "\n"
@@ -57,19 +60,27 @@ static const char help_text[] =
     "  --connect-timeout MS  how long to wait, in milliseconds, for the\n"
     "                        broker to answer when connecting (default 0,\n"
     "                        which means 5000)\n"
+    "  --auth-file FILE      file holding the broker's shared secret, for\n"
+    "                        a broker started with --auth-file (EAUTH\n"
+    "                        otherwise).  Default: MPB_AUTH_FILE if set\n"
+    "  --tls-ca FILE         CA certificate (PEM) that must have signed\n"
+    "                        the broker's certificate, for tls+tcp://\n"
+    "                        URLs (required there).  Default: MPB_TLS_CA\n"
+    "  --tls-server-name NAME  the name the broker's certificate must\n"
+    "                        carry (default: the URL's host)\n"
     "  -h, --help            print this help and exit (also after a\n"
     "                        command: mpb queue --help)\n"
     "  --version             print mpb's version and exit\n"
     "\n"
     "Commands:\n"
-    "  ping\n"
+    "  ping [--json]\n"
     "      Check that the broker answers; prints \"PONG (protocol N)\".\n"
     "  stats [--json]\n"
     "      What the broker is doing: version, uptime, connected sessions,\n"
     "      waiting requests, objects, memory used and its limit,\n"
     "      durability, error replies and requests run per operation; as\n"
     "      \"key: value\" lines, or one JSON object with --json.\n"
-    "  list-objects\n"
+    "  list-objects [--json]\n"
     "      Print every named object, sorted by name, one per line as\n"
     "      NAME<TAB>CLASS<TAB>KIND<TAB>SIZE\n"
     "      CLASS is queue, dict, list, lock, ...; KIND its kind within\n"
@@ -77,7 +88,7 @@ static const char help_text[] =
     "  delete NAME\n"
     "      Delete the object NAME, whatever its kind; requests waiting on\n"
     "      it fail.\n"
-    "  queue create NAME --kind fifo|lifo|priority [--maxsize N]\n"
+    "  queue create NAME --kind fifo|lifo|priority [--maxsize N] [--json]\n"
     "      Open queue NAME, creating it if it does not exist; prints\n"
     "      \"created\" or \"exists\".  --maxsize bounds the number of items\n"
     "      (default 0: unbounded).  Fails if NAME exists with another kind\n"
@@ -88,12 +99,12 @@ static const char help_text[] =
     "      put order (any 64-bit integer, default 0; fifo and lifo queues\n"
     "      ignore it).  If a bounded queue is full, waits up to SECONDS for\n"
     "      room (default 0: fail at once).\n"
-    "  queue get NAME [--timeout SECONDS]\n"
+    "  queue get NAME [--timeout SECONDS] [--json]\n"
     "      Remove the next item from NAME and print it (see Values).  Waits\n"
     "      up to SECONDS for one (default 0: fail at once if empty).\n"
-    "  queue size NAME\n"
+    "  queue size NAME [--json]\n"
     "      Print the number of items in NAME.\n"
-    "  queue list\n"
+    "  queue list [--json]\n"
     "      Print every queue, sorted by name, one per line as\n"
     "      NAME<TAB>KIND<TAB>SIZE<TAB>MAXSIZE<TAB>UNFINISHED\n"
     "      KIND is fifo, lifo or priority; MAXSIZE 0 means unbounded;\n"
@@ -106,32 +117,35 @@ static const char help_text[] =
     "      Wait up to SECONDS until every item put in NAME has been marked\n"
     "      done (default 0: fail at once if any is unfinished).\n"
     "  dict set NAME KEY VALUE [--int] [--int-key]\n"
-    "      Set KEY to VALUE in dict NAME (created on first use).\n"
-    "  dict get NAME KEY [--int-key]\n"
+    "      Set KEY to VALUE in dict NAME (created on first use); VALUE\n"
+    "      \"-\" reads all of standard input.\n"
+    "  dict get NAME KEY [--int-key] [--json]\n"
     "      Print the value of KEY (see Values); exit 3 if there is none.\n"
     "  dict del NAME KEY [--int-key]\n"
     "      Remove KEY; exit 3 if there is none.\n"
-    "  dict incr NAME KEY [DELTA] [--int-key]\n"
+    "  dict incr NAME KEY [DELTA] [--int-key] [--json]\n"
     "      Add DELTA (a 64-bit integer, default 1) to the integer at KEY,\n"
     "      a missing key counting as 0, atomically; print the new value.\n"
-    "  dict len NAME\n"
+    "  dict len NAME [--json]\n"
     "      Print the number of keys.\n"
-    "  dict keys NAME\n"
-    "  dict items NAME\n"
+    "  dict keys NAME [--json]\n"
+    "  dict items NAME [--json]\n"
     "      Print every key, one per line, or every KEY<TAB>VALUE, in no\n"
     "      particular order (read in pages; a dict changed meanwhile may\n"
     "      show a key twice or miss one added or removed meanwhile).\n"
     "  list append NAME VALUE [--int]\n"
-    "      Append VALUE to list NAME (created on first use).\n"
-    "  list get NAME INDEX\n"
+    "      Append VALUE to list NAME (created on first use); VALUE \"-\"\n"
+    "      reads all of standard input.\n"
+    "  list get NAME INDEX [--json]\n"
     "  list set NAME INDEX VALUE [--int]\n"
-    "  list pop NAME [INDEX]\n"
-    "      Print, replace, or remove and print the element at INDEX\n"
-    "      (default for pop: -1, the last); negative indexes count from\n"
-    "      the end, as in Python.  Exit 3 if INDEX is outside the list.\n"
-    "  list len NAME\n"
+    "  list pop NAME [INDEX] [--json]\n"
+    "      Print, replace (VALUE \"-\": all of standard input), or remove\n"
+    "      and print the element at INDEX (default for pop: -1, the\n"
+    "      last); negative indexes count from the end, as in Python.\n"
+    "      Exit 3 if INDEX is outside the list.\n"
+    "  list len NAME [--json]\n"
     "      Print the number of elements.\n"
-    "  list range NAME [START [STOP]]\n"
+    "  list range NAME [START [STOP]] [--json]\n"
     "      Print the elements of NAME[START:STOP] (Python's slice rules;\n"
     "      default the whole list), one per line.\n"
     "  lock run NAME [--timeout SECONDS] -- COMMAND [ARGS...]\n"
@@ -175,6 +189,9 @@ static const char help_text[] =
     "Values:\n"
     "  KEY and VALUE are stored as msgpack strings, unless --int-key or\n"
     "  --int says it is a 64-bit integer (dict keys \"5\" and 5 differ).\n"
+    "  VALUE \"-\" is all of standard input, even after \"--\": a string\n"
+    "  of its bytes unchanged, or with --int an integer (one trailing\n"
+    "  newline allowed: echo 5 | mpb dict set d k - --int).\n"
     "  Queue items are msgpack values.  \"queue put\" stores VALUE as a\n"
     "  msgpack string (str) holding its bytes unchanged, without a newline.\n"
     "  \"queue get\", \"dict get\", \"list get\" and the like print each\n"
@@ -188,6 +205,25 @@ static const char help_text[] =
     "                  are, cut at a NUL byte); bin as \"...\" with '\"'\n"
     "                  as \\\" and non-printable bytes as \\xNN; ext as\n"
     "                  (ext: TYPE)\"...\" likewise.\n"
+    "\n"
+    "JSON output:\n"
+    "  --json (after the command or before it) makes a command that\n"
+    "  prints write one JSON document on one line instead: a single\n"
+    "  value as itself (queue get, dict get, list get, list pop; sizes\n"
+    "  and dict incr as a bare integer, the same as without --json);\n"
+    "  a listing as an array (dict keys, list range; queue list and\n"
+    "  list-objects as arrays of objects with the members name, kind,\n"
+    "  size, maxsize, unfinished / name, class, kind, size); dict items\n"
+    "  as one object KEY: VALUE; ping as {\"protocol\":N}; queue create\n"
+    "  as {\"created\":true|false}; stats as the broker's object.\n"
+    "  msgpack values become JSON as follows: nil null; booleans and\n"
+    "  integers as they are; floats in the shortest form that reads back\n"
+    "  the same (always with a '.' or an exponent; NaN and infinities as\n"
+    "  null); str a JSON string, each byte that is not well-formed UTF-8\n"
+    "  as \\ufffd; bin {\"$bin\":\"BASE64\"}; ext {\"$ext\":TYPE,\"data\":\n"
+    "  \"BASE64\"}; arrays as arrays; maps as objects, a key that is not\n"
+    "  a string named by its own JSON text (5 -> \"5\", so keys 5 and\n"
+    "  \"5\" both print as \"5\").\n"
     "\n"
     "Exit status:\n"
     "  0  success\n"
@@ -205,10 +241,9 @@ static const char help_text[] =
     "Environment:\n"
     "  MPB_URL        the broker's address when --url is not given (empty:\n"
     "                 the default above)\n"
-    "  MPB_AUTH_FILE  file holding the broker's shared secret, for a\n"
-    "                 broker started with --auth-file (EAUTH otherwise)\n"
-    "  MPB_TLS_CA     CA certificate (PEM) that signed the broker's\n"
-    "                 certificate, for tls+tcp:// URLs\n"
+    "  MPB_AUTH_FILE  the shared secret's file when --auth-file is not\n"
+    "                 given\n"
+    "  MPB_TLS_CA     the CA certificate when --tls-ca is not given\n"
     "\n"
     "Errors are printed on standard error as one line:\n"
     "  mpb: ERRNAME: description[: the broker's message]\n"
@@ -225,11 +260,15 @@ enum {
 	OPT_INT      = 1u << 6, // VALUE (or DELTA) is an integer
 	OPT_INT_KEY  = 1u << 7, // KEY is an integer
 	OPT_JSON     = 1u << 8, // machine-readable output
+	OPT_AUTH     = 1u << 9,
+	OPT_TLS_CA   = 1u << 10,
+	OPT_TLS_NAME = 1u << 11,
 };
 
 // The global options are accepted after the command too: appending
 // "--url X" to a command line is the natural thing to do.
-#define OPT_GLOBAL (OPT_URL | OPT_CONNECT)
+#define OPT_GLOBAL \
+	(OPT_URL | OPT_CONNECT | OPT_AUTH | OPT_TLS_CA | OPT_TLS_NAME)
 
 // The most positional arguments any command takes (dict set NAME KEY
 // VALUE).
@@ -243,7 +282,12 @@ struct cli {
 	const char           *args[MAX_ARGS];
 	int                   nargs;
 	unsigned              given; // OPT_ bits seen
-	const char           *url;   // NULL: MPB_URL, else MPB_DEFAULT_URL
+	// How to connect (mpb_connect_opts); NULL lets libmpb apply
+	// MPB_URL, MPB_AUTH_FILE and MPB_TLS_CA.
+	const char           *url;
+	const char           *auth_file;
+	const char           *tls_ca;
+	const char           *tls_name;
 	int                   connect_ms;
 	mpb_queue_kind        kind;
 	uint64_t              maxsize;
@@ -432,16 +476,6 @@ looks_numeric(const char *s)
 }
 
 static bool
-opt_url(struct cli *cli, const char *s)
-{
-	if (*s == '\0') {
-		return (false);
-	}
-	cli->url = s;
-	return (true);
-}
-
-static bool
 opt_connect(struct cli *cli, const char *s)
 {
 	uint64_t v;
@@ -541,22 +575,45 @@ struct optdef {
 	unsigned    bit;
 	bool (*parse)(struct cli *, const char *);
 	const char *want; // what a valid value looks like
+	// A string option (parse NULL): where in struct cli it goes.  0
+	// (the offset of cmd) means none: the option is a flag.
+	size_t word;
 };
 
+#define WORD(field) .word = offsetof(struct cli, field)
+_Static_assert(offsetof(struct cli, cmd) == 0, "word 0 means a flag");
+
 static const struct optdef optdefs[] = {
-	{ "url", OPT_URL, opt_url, "an nng URL such as ipc:///path" },
+	{ "url", OPT_URL, NULL, "an nng URL such as ipc:///path", WORD(url) },
 	{ "connect-timeout", OPT_CONNECT, opt_connect,
-	    "milliseconds, an integer from 0 to 2147483647" },
-	{ "kind", OPT_KIND, opt_kind, "fifo, lifo or priority" },
-	{ "maxsize", OPT_MAXSIZE, opt_maxsize, "an integer from 0" },
-	{ "priority", OPT_PRIORITY, opt_priority, "a 64-bit integer" },
+	    "milliseconds, an integer from 0 to 2147483647", 0 },
+	{ "auth-file", OPT_AUTH, NULL, "a file name", WORD(auth_file) },
+	{ "tls-ca", OPT_TLS_CA, NULL, "a file name", WORD(tls_ca) },
+	{ "tls-server-name", OPT_TLS_NAME, NULL, "a host name",
+	    WORD(tls_name) },
+	{ "kind", OPT_KIND, opt_kind, "fifo, lifo or priority", 0 },
+	{ "maxsize", OPT_MAXSIZE, opt_maxsize, "an integer from 0", 0 },
+	{ "priority", OPT_PRIORITY, opt_priority, "a 64-bit integer", 0 },
 	{ "timeout", OPT_TIMEOUT, opt_timeout,
-	    "seconds from 0 to 4294967.295, such as 2 or 0.5" },
-	// Flags: no value (parse NULL).
-	{ "int", OPT_INT, NULL, "no value" },
-	{ "int-key", OPT_INT_KEY, NULL, "no value" },
-	{ "json", OPT_JSON, NULL, "no value" },
+	    "seconds from 0 to 4294967.295, such as 2 or 0.5", 0 },
+	// Flags: no value (parse NULL, no word).
+	{ "int", OPT_INT, NULL, "no value", 0 },
+	{ "int-key", OPT_INT_KEY, NULL, "no value", 0 },
+	{ "json", OPT_JSON, NULL, "no value", 0 },
 };
+
+// set_value parses an option's value into cli.  An empty string option
+// is a mistake (an unset variable in a script), not a request for the
+// default.
+static bool
+set_value(struct cli *cli, const struct optdef *od, const char *val)
+{
+	if (od->parse != NULL) {
+		return (od->parse(cli, val));
+	}
+	*(const char **) (void *) ((char *) cli + od->word) = val;
+	return (val[0] != '\0');
+}
 
 static const char *
 opt_name(unsigned bit)
@@ -594,7 +651,7 @@ parse_option(struct cli *cli, const struct command *cmd, unsigned allowed,
 		return (usage_error(cmd, "unknown option '%.*s'", (int) len + 2,
 		    argv[*ip]));
 	}
-	if (od->parse == NULL) {
+	if (od->parse == NULL && od->word == 0) {
 		if (eq != NULL) {
 			return (usage_error(cmd, "option '--%s' takes no value",
 			    od->name));
@@ -610,7 +667,7 @@ parse_option(struct cli *cli, const struct command *cmd, unsigned allowed,
 		return (usage_error(cmd, "option '--%s' needs a value (%s)",
 		    od->name, od->want));
 	}
-	if (!od->parse(cli, val)) {
+	if (!set_value(cli, od, val)) {
 		return (usage_error(cmd, "bad value '%s' for '--%s': want %s",
 		    val, od->name, od->want));
 	}
@@ -748,15 +805,278 @@ print_text(msgpack_object obj, int end)
 	return (EXIT_OK);
 }
 
-// print_value_end prints one item as documented under "Values" in the
-// help: strings raw (they are what "queue put" stores, and scripts want
-// the bytes back), integers in decimal, the rest as msgpack-c text; then
-// the character end.
+// ---------------------------------------------------------------------
+// JSON output (--json).  One printer turns any msgpack value into JSON, as
+// documented under "JSON output" in the help; every command's JSON goes
+// through it or through json_string() for the strings it prints itself.
+
+// utf8_len returns the length of the well-formed UTF-8 sequence at p (n
+// bytes left), or 0 if p does not start one: overlong forms, surrogates
+// and code points past U+10FFFF are not well-formed, and a JSON reader
+// would reject them.
+static size_t
+utf8_len(const unsigned char *p, size_t n)
+{
+	static const uint32_t min[] = { 0, 0, 0x80, 0x800, 0x10000 };
+	size_t                len;
+	uint32_t              cp;
+
+	if (p[0] < 0x80) {
+		return (1);
+	}
+	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+		len = 2, cp = p[0] & 0x1f;
+	} else if ((p[0] & 0xf0) == 0xe0) {
+		len = 3, cp = p[0] & 0x0f;
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		len = 4, cp = p[0] & 0x07;
+	} else {
+		return (0);
+	}
+	if (len > n) {
+		return (0);
+	}
+	for (size_t i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80) {
+			return (0);
+		}
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	if (cp < min[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
+		return (0);
+	}
+	return (len);
+}
+
+// json_string writes p[0..n) as a JSON string: the escapes JSON requires,
+// and U+FFFD for each byte that is not part of well-formed UTF-8, so that
+// the output always parses.
+static void
+json_string(FILE *f, const char *p, size_t n)
+{
+	const unsigned char *u = (const unsigned char *) p;
+
+	fputc('"', f);
+	for (size_t i = 0; i < n;) {
+		size_t len = utf8_len(u + i, n - i);
+
+		if (len == 0) {
+			fputs("\\ufffd", f);
+			i++;
+			continue;
+		}
+		switch (u[i]) {
+		case '"':
+		case '\\':
+			fprintf(f, "\\%c", u[i]);
+			break;
+		case '\n':
+			fputs("\\n", f);
+			break;
+		case '\t':
+			fputs("\\t", f);
+			break;
+		case '\r':
+			fputs("\\r", f);
+			break;
+		default:
+			if (u[i] < 0x20) {
+				fprintf(f, "\\u%04x", u[i]);
+			} else {
+				fwrite(u + i, 1, len, f);
+			}
+			break;
+		}
+		i += len;
+	}
+	fputc('"', f);
+}
+
+// json_base64 writes p[0..n) as a JSON string in base64 (RFC 4648, with
+// padding): how bin and ext bytes appear.
+static void
+json_base64(FILE *f, const char *p, size_t n)
+{
+	static const char    digits[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	const unsigned char *u = (const unsigned char *) p;
+
+	fputc('"', f);
+	for (size_t i = 0; i < n; i += 3) {
+		uint32_t v = (uint32_t) u[i] << 16 |
+		    (i + 1 < n ? (uint32_t) u[i + 1] << 8 : 0) |
+		    (i + 2 < n ? u[i + 2] : 0);
+
+		fputc(digits[v >> 18], f);
+		fputc(digits[v >> 12 & 63], f);
+		fputc(i + 1 < n ? digits[v >> 6 & 63] : '=', f);
+		fputc(i + 2 < n ? digits[v & 63] : '=', f);
+	}
+	fputc('"', f);
+}
+
+// json_float writes the shortest decimal that reads back as the same
+// float, with ".0" when it would otherwise look like an integer.  JSON has
+// no NaN or infinity: they become null.
+static void
+json_float(FILE *f, msgpack_object o)
+{
+	bool f32 = o.type == MSGPACK_OBJECT_FLOAT32;
+	char buf[32];
+
+	if (!isfinite(o.via.f64)) {
+		fputs("null", f);
+		return;
+	}
+	for (int prec = 6; prec <= 17; prec++) {
+		snprintf(buf, sizeof(buf), "%.*g", prec, o.via.f64);
+		if (f32 ? strtof(buf, NULL) == (float) o.via.f64
+		        : strtod(buf, NULL) == o.via.f64) {
+			break;
+		}
+	}
+	fputs(buf, f);
+	if (strpbrk(buf, ".e") == NULL) {
+		fputs(".0", f);
+	}
+}
+
+static bool json_key(FILE *f, msgpack_object k);
+
+// json_print writes o as JSON.  It fails (false) only when memory for a
+// map key runs out.
+static bool
+json_print(FILE *f, msgpack_object o)
+{
+	bool ok = true;
+
+	switch (o.type) {
+	case MSGPACK_OBJECT_NIL:
+		fputs("null", f);
+		return (true);
+	case MSGPACK_OBJECT_BOOLEAN:
+		fputs(o.via.boolean ? "true" : "false", f);
+		return (true);
+	case MSGPACK_OBJECT_POSITIVE_INTEGER:
+		fprintf(f, "%" PRIu64, o.via.u64);
+		return (true);
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+		fprintf(f, "%" PRId64, o.via.i64);
+		return (true);
+	case MSGPACK_OBJECT_FLOAT32:
+	case MSGPACK_OBJECT_FLOAT64:
+		json_float(f, o);
+		return (true);
+	case MSGPACK_OBJECT_STR:
+		json_string(f, o.via.str.ptr, o.via.str.size);
+		return (true);
+	case MSGPACK_OBJECT_BIN:
+		fputs("{\"$bin\":", f);
+		json_base64(f, o.via.bin.ptr, o.via.bin.size);
+		fputc('}', f);
+		return (true);
+	case MSGPACK_OBJECT_EXT:
+		fprintf(f, "{\"$ext\":%d,\"data\":", (int) o.via.ext.type);
+		json_base64(f, o.via.ext.ptr, o.via.ext.size);
+		fputc('}', f);
+		return (true);
+	case MSGPACK_OBJECT_ARRAY:
+	case MSGPACK_OBJECT_MAP: {
+		bool     map = o.type == MSGPACK_OBJECT_MAP;
+		uint32_t n   = map ? o.via.map.size : o.via.array.size;
+
+		fputc(map ? '{' : '[', f);
+		for (uint32_t i = 0; i < n && ok; i++) {
+			fputs(i > 0 ? "," : "", f);
+			ok = map ? json_key(f, o.via.map.ptr[i].key) &&
+			        json_print(f, o.via.map.ptr[i].val)
+			         : json_print(f, o.via.array.ptr[i]);
+		}
+		fputc(map ? '}' : ']', f);
+		return (ok);
+	}
+	}
+	fputs("null", f); // a type newer than this msgpack-c
+	return (true);
+}
+
+// json_key writes k as a JSON member name and ':'.  Names are strings, so
+// any other key is named by its own JSON text: 5 -> "5", nil -> "null"
+// (it may then clash with a string key; JSON readers keep the last).
+static bool
+json_key(FILE *f, msgpack_object k)
+{
+	char  *text = NULL;
+	size_t len  = 0;
+	FILE  *m;
+	bool   ok;
+
+	if (k.type == MSGPACK_OBJECT_STR) {
+		json_string(f, k.via.str.ptr, k.via.str.size);
+		fputc(':', f);
+		return (true);
+	}
+	if ((m = open_memstream(&text, &len)) == NULL) {
+		return (false);
+	}
+	ok = json_print(m, k);
+	if (fclose(m) != 0 || !ok) {
+		free(text);
+		return (false);
+	}
+	json_string(f, text, len);
+	fputc(':', f);
+	free(text);
+	return (true);
+}
+
+static bool
+is_json(const struct cli *cli)
+{
+	return ((cli->given & OPT_JSON) != 0);
+}
+
+// A JSON array or object whose members come one at a time (pages of a
+// dict or list), brackets "[]" or "{}": json_next before each member
+// opens it or separates, json_close ends it.  Nothing is printed before
+// the first member is at hand, so that a listing whose first page fails
+// leaves no stray bracket.  Text output has no brackets or separators.
+static void
+json_next(const struct cli *cli, size_t *count, const char *brackets)
+{
+	if (is_json(cli)) {
+		putchar((*count)++ == 0 ? brackets[0] : ',');
+	}
+}
+
+static void
+json_close(const struct cli *cli, size_t count, const char *brackets)
+{
+	if (is_json(cli)) {
+		if (count == 0) {
+			putchar(brackets[0]);
+		}
+		printf("%c\n", brackets[1]);
+	}
+}
+
+// Where a value goes: alone (one per command), as an element of a
+// listing, or as a dict item's key or value.  Text ends each with a
+// newline and a key with a tab; JSON ends a lone value with a newline and
+// a key with ':'.
+enum role { ALONE, ELEM, KEY, VAL };
+
+// print_value prints one msgpack value in its role: as JSON with --json,
+// else as documented under "Values" in the help: strings raw (they are
+// what "queue put" stores, and scripts want the bytes back), integers in
+// decimal, the rest as msgpack-c text.
 static int
-print_value_end(const void *data, size_t len, int end)
+print_value(
+    const struct cli *cli, const void *data, size_t len, enum role role)
 {
 	msgpack_unpacked up;
 	size_t           off = 0;
+	int              end = role == KEY ? '\t' : '\n';
 	int              rv  = EXIT_OK;
 
 	msgpack_unpacked_init(&up);
@@ -768,6 +1088,16 @@ print_value_end(const void *data, size_t len, int end)
 		msgpack_unpacked_destroy(&up);
 		return (fail_local(
 		    MPB_EPROTO, "item is not one msgpack value"));
+	}
+	if (is_json(cli)) {
+		if (!(role == KEY ? json_key(stdout, up.data)
+		                  : json_print(stdout, up.data))) {
+			rv = fail_local(MPB_ENOMEM, NULL);
+		} else if (role == ALONE) {
+			putchar('\n');
+		}
+		msgpack_unpacked_destroy(&up);
+		return (rv);
 	}
 	switch (up.data.type) {
 	case MSGPACK_OBJECT_STR:
@@ -793,10 +1123,46 @@ print_value_end(const void *data, size_t len, int end)
 	return (rv);
 }
 
-static int
-print_value(const void *data, size_t len)
+// A field of a record that a listing prints (queue list, list-objects):
+// a string, or a number when s is NULL.
+struct field {
+	const char *name;
+	const char *s;
+	uint64_t    n;
+};
+
+// print_record prints one record: NAME<TAB>VALUE... and a newline, or a
+// JSON object (the caller separates the records of a JSON array).
+static void
+print_record(const struct cli *cli, const struct field *f, size_t nf)
 {
-	return (print_value_end(data, len, '\n'));
+	for (size_t i = 0; i < nf; i++) {
+		if (is_json(cli)) {
+			printf("%s\"%s\":", i == 0 ? "{" : ",", f[i].name);
+		} else if (i > 0) {
+			putchar('\t');
+		}
+		if (f[i].s == NULL) {
+			printf("%" PRIu64, f[i].n);
+		} else if (is_json(cli)) {
+			json_string(stdout, f[i].s, strlen(f[i].s));
+		} else {
+			fputs(f[i].s, stdout);
+		}
+	}
+	fputs(is_json(cli) ? "}" : "\n", stdout);
+}
+
+// print_len prints a size, the same as text and as JSON; n is read only
+// after the call filled it.
+static int
+print_len(mpb_err err, const uint64_t *n)
+{
+	if (err != MPB_OK) {
+		return (fail(err));
+	}
+	printf("%" PRIu64 "\n", *n);
+	return (EXIT_OK);
 }
 
 static const char *
@@ -822,11 +1188,12 @@ cmd_ping(mpb_client *c, const struct cli *cli)
 	uint32_t version;
 	mpb_err  err;
 
-	(void) cli;
 	if ((err = mpb_ping(c, &version)) != MPB_OK) {
 		return (fail(err));
 	}
-	printf("PONG (protocol %" PRIu32 ")\n", version);
+	printf(is_json(cli) ? "{\"protocol\":%" PRIu32 "}\n"
+	                    : "PONG (protocol %" PRIu32 ")\n",
+	    version);
 	return (EXIT_OK);
 }
 
@@ -841,39 +1208,12 @@ cmd_create(mpb_client *c, const struct cli *cli)
 	if (err != MPB_OK) {
 		return (fail(err));
 	}
-	puts(created ? "created" : "exists");
-	return (EXIT_OK);
-}
-
-static int
-cmd_put(mpb_client *c, const struct cli *cli)
-{
-	msgpack_sbuffer sb;
-	const char     *value = cli->args[1];
-	char           *input = NULL;
-	size_t          len;
-	mpb_err         err;
-	int             rv;
-
-	if (strcmp(value, "-") == 0) {
-		if ((rv = read_all(stdin, &input, &len)) != EXIT_OK) {
-			return (rv);
-		}
-		value = input;
+	if (is_json(cli)) {
+		printf("{\"created\":%s}\n", created ? "true" : "false");
 	} else {
-		len = strlen(value);
+		puts(created ? "created" : "exists");
 	}
-	msgpack_sbuffer_init(&sb);
-	if ((rv = pack_str(&sb, value, len)) == EXIT_OK) {
-		err = mpb_queue_put(c, cli->args[0], sb.data, sb.size,
-		    cli->priority, cli->timeout_ms);
-		if (err != MPB_OK) {
-			rv = fail(err);
-		}
-	}
-	msgpack_sbuffer_destroy(&sb);
-	free(input);
-	return (rv);
+	return (EXIT_OK);
 }
 
 static int
@@ -889,7 +1229,7 @@ cmd_get(mpb_client *c, const struct cli *cli)
 	if (err != MPB_OK) {
 		return (fail(err));
 	}
-	rv = print_value(value, len);
+	rv = print_value(cli, value, len, ALONE);
 	mpb_free(value);
 	return (rv);
 }
@@ -897,42 +1237,37 @@ cmd_get(mpb_client *c, const struct cli *cli)
 static int
 cmd_size(mpb_client *c, const struct cli *cli)
 {
-	uint64_t size;
-	mpb_err  err;
+	uint64_t size = 0;
 
-	if ((err = mpb_queue_qsize(c, cli->args[0], &size)) != MPB_OK) {
-		return (fail(err));
-	}
-	printf("%" PRIu64 "\n", size);
-	return (EXIT_OK);
+	return (print_len(mpb_queue_qsize(c, cli->args[0], &size), &size));
 }
 
 static int
 cmd_list(mpb_client *c, const struct cli *cli)
 {
 	mpb_queue_info *list;
-	size_t          count;
+	size_t          count, n = 0;
 	mpb_err         err;
 
-	(void) cli;
 	if ((err = mpb_queue_list(c, &list, &count)) != MPB_OK) {
 		return (fail(err));
 	}
 	for (size_t i = 0; i < count; i++) {
-		const mpb_queue_info *q    = &list[i];
-		const char           *kind = kind_name(q->kind);
-
+		const mpb_queue_info *q = &list[i];
 		// A kind this mpb does not know (a newer broker) is shown
 		// by number rather than hidden.
-		printf("%s\t", q->name);
-		if (kind != NULL) {
-			fputs(kind, stdout);
-		} else {
-			printf("%d", (int) q->kind);
-		}
-		printf("\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\n", q->size,
-		    q->maxsize, q->unfinished);
+		const struct field f[] = {
+			{ "name", q->name, 0 },
+			{ "kind", kind_name(q->kind), (uint64_t) q->kind },
+			{ "size", NULL, q->size },
+			{ "maxsize", NULL, q->maxsize },
+			{ "unfinished", NULL, q->unfinished },
+		};
+
+		json_next(cli, &n, "[]");
+		print_record(cli, f, sizeof(f) / sizeof(f[0]));
 	}
+	json_close(cli, n, "[]");
 	mpb_queue_list_free(list, count);
 	return (EXIT_OK);
 }
@@ -971,85 +1306,36 @@ cmd_join(mpb_client *c, const struct cli *cli)
 	return (EXIT_OK);
 }
 
-// Prints a msgpack string for JSON: quoted, with the escapes JSON needs.
-static void
-json_string(const char *p, size_t n)
+// stats_lines prints a stats reply as "key: value" lines, nested keys
+// joined with dots: strings as they are, other scalars as JSON.
+static bool
+stats_lines(msgpack_object o, const char *prefix)
 {
-	putchar('"');
-	for (size_t i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char) p[i];
-		if (ch == '"' || ch == '\\') {
-			printf("\\%c", ch);
-		} else if (ch < 0x20) {
-			printf("\\u%04x", ch);
-		} else {
-			putchar(ch);
-		}
-	}
-	putchar('"');
-}
+	bool ok = true;
 
-// Prints the scalars and maps a stats reply is made of, as JSON or as
-// "key: value" lines (nested keys joined with dots).
-static void
-stats_print(msgpack_object o, bool json, const char *prefix)
-{
-	switch (o.type) {
-	case MSGPACK_OBJECT_MAP:
-		if (json) {
-			putchar('{');
-		}
-		for (uint32_t i = 0; i < o.via.map.size; i++) {
+	if (o.type == MSGPACK_OBJECT_MAP) {
+		for (uint32_t i = 0; i < o.via.map.size && ok; i++) {
 			msgpack_object k = o.via.map.ptr[i].key;
 			char           path[256];
+
 			if (k.type != MSGPACK_OBJECT_STR) {
 				continue;
-			}
-			if (json) {
-				if (i > 0) {
-					putchar(',');
-				}
-				json_string(k.via.str.ptr, k.via.str.size);
-				putchar(':');
 			}
 			snprintf(path, sizeof(path), "%s%s%.*s", prefix,
 			    prefix[0] != '\0' ? "." : "", (int) k.via.str.size,
 			    k.via.str.ptr);
-			stats_print(o.via.map.ptr[i].val, json, path);
+			ok = stats_lines(o.via.map.ptr[i].val, path);
 		}
-		if (json) {
-			putchar('}');
-		}
-		return;
-	case MSGPACK_OBJECT_STR:
-		if (json) {
-			json_string(o.via.str.ptr, o.via.str.size);
-		} else {
-			printf("%s: %.*s\n", prefix, (int) o.via.str.size, o.via.str.ptr);
-		}
-		return;
-	case MSGPACK_OBJECT_POSITIVE_INTEGER:
-		if (json) {
-			printf("%" PRIu64, o.via.u64);
-		} else {
-			printf("%s: %" PRIu64 "\n", prefix, o.via.u64);
-		}
-		return;
-	default:
-		break;
+		return (ok);
 	}
-	// nil, booleans and anything else.
-	{
-		const char *t = o.type == MSGPACK_OBJECT_NIL ? "null"
-		    : o.type == MSGPACK_OBJECT_BOOLEAN
-		    ? (o.via.boolean ? "true" : "false")
-		    : "null";
-		if (json) {
-			fputs(t, stdout);
-		} else {
-			printf("%s: %s\n", prefix, t);
-		}
+	printf("%s: ", prefix);
+	if (o.type == MSGPACK_OBJECT_STR) {
+		printf("%.*s", (int) o.via.str.size, o.via.str.ptr);
+	} else {
+		ok = json_print(stdout, o);
 	}
+	putchar('\n');
+	return (ok);
 }
 
 static int
@@ -1060,37 +1346,46 @@ cmd_stats(mpb_client *c, const struct cli *cli)
 	size_t           off = 0;
 	msgpack_unpacked up;
 	mpb_err          err;
+	bool             ok = false;
 
 	if ((err = mpb_stats(c, &buf, &len)) != MPB_OK) {
 		return (fail(err));
 	}
 	msgpack_unpacked_init(&up);
 	if (msgpack_unpack_next(&up, buf, len, &off) == MSGPACK_UNPACK_SUCCESS) {
-		stats_print(up.data, (cli->given & OPT_JSON) != 0, "");
-		if ((cli->given & OPT_JSON) != 0) {
+		ok = is_json(cli) ? json_print(stdout, up.data)
+		                  : stats_lines(up.data, "");
+		if (ok && is_json(cli)) {
 			putchar('\n');
 		}
 	}
 	msgpack_unpacked_destroy(&up);
 	mpb_free(buf);
-	return (EXIT_OK);
+	return (ok ? EXIT_OK : fail_local(MPB_ENOMEM, NULL));
 }
 
 static int
 cmd_objects(mpb_client *c, const struct cli *cli)
 {
 	mpb_object_info *list;
-	size_t           count;
+	size_t           count, n = 0;
 	mpb_err          err;
 
-	(void) cli;
 	if ((err = mpb_object_list(c, &list, &count)) != MPB_OK) {
 		return (fail(err));
 	}
 	for (size_t i = 0; i < count; i++) {
-		printf("%s\t%s\t%s\t%" PRIu64 "\n", list[i].name,
-		    list[i].class_name, list[i].kind, list[i].size);
+		const struct field f[] = {
+			{ "name", list[i].name, 0 },
+			{ "class", list[i].class_name, 0 },
+			{ "kind", list[i].kind, 0 },
+			{ "size", NULL, list[i].size },
+		};
+
+		json_next(cli, &n, "[]");
+		print_record(cli, f, sizeof(f) / sizeof(f[0]));
 	}
+	json_close(cli, n, "[]");
 	mpb_object_list_free(list, count);
 	return (EXIT_OK);
 }
@@ -1109,21 +1404,35 @@ cmd_object_delete(mpb_client *c, const struct cli *cli)
 // ---------------------------------------------------------------------
 // Dicts and lists
 
-// encode_arg packs a command-line word into sb (cleared first): as an
-// integer when as_int (a usage error unless it is one), else as a str.
+// encode_arg packs word[0..len) into sb (cleared first): as an integer
+// when as_int (a usage error unless it is one), else as a str.  from_stdin
+// says where word came from, for the error; one trailing newline is not
+// part of an integer read from there (echo 5 | mpb ... - --int).
 static int
 encode_arg(const struct cli *cli, msgpack_sbuffer *sb, const char *word,
-    bool as_int)
+    size_t len, bool as_int, bool from_stdin)
 {
 	msgpack_packer pk;
+	char           num[24]; // "-9223372036854775808" and a NUL
 	int64_t        v;
 
 	msgpack_sbuffer_clear(sb);
 	if (!as_int) {
-		return (pack_str(sb, word, strlen(word)));
+		return (pack_str(sb, word, len));
 	}
-	if (!parse_i64(word, &v)) {
-		return (usage_error(cli->cmd, "'%s' is not a 64-bit integer", word));
+	if (len > 0 && word[len - 1] == '\n') {
+		len--;
+	}
+	if (len >= sizeof(num) || memchr(word, '\0', len) != NULL) {
+		len = 0; // parse_i64("") fails
+	}
+	memcpy(num, word, len);
+	num[len] = '\0';
+	if (!parse_i64(num, &v)) {
+		return (from_stdin ? usage_error(cli->cmd,
+		                         "standard input is not a 64-bit integer")
+		                   : usage_error(cli->cmd,
+		                         "'%s' is not a 64-bit integer", word));
 	}
 	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
 	if (msgpack_pack_int64(&pk, v) != 0) {
@@ -1142,25 +1451,37 @@ index_arg(const struct cli *cli, int i, int64_t *vp)
 	return (EXIT_OK);
 }
 
-// What a dict or list command sends: the key (argument 1, a dict's KEY)
-// and the value (argument vi), encoded as the options say.
+// What a queue, dict or list command sends: the key (argument ki, a
+// dict's KEY; 0 for none) and the value (argument vi, 0 for none), encoded
+// as the options say.  VALUE "-" is all of standard input.
 struct kv {
 	msgpack_sbuffer key;
 	msgpack_sbuffer val;
+	char           *input; // standard input, read for VALUE "-"
 };
 
 static int
 kv_encode(const struct cli *cli, struct kv *kv, int ki, int vi)
 {
-	int rv = EXIT_OK;
+	const char *word = vi > 0 ? cli->args[vi] : NULL;
+	size_t      len  = word != NULL ? strlen(word) : 0;
+	bool        in   = word != NULL && strcmp(word, "-") == 0;
+	int         rv   = EXIT_OK;
 
 	msgpack_sbuffer_init(&kv->key);
 	msgpack_sbuffer_init(&kv->val);
+	kv->input = NULL;
 	if (ki > 0) {
-		rv = encode_arg(cli, &kv->key, cli->args[ki], (cli->given & OPT_INT_KEY) != 0);
+		rv = encode_arg(cli, &kv->key, cli->args[ki],
+		    strlen(cli->args[ki]), (cli->given & OPT_INT_KEY) != 0, false);
 	}
-	if (rv == EXIT_OK && vi > 0) {
-		rv = encode_arg(cli, &kv->val, cli->args[vi], (cli->given & OPT_INT) != 0);
+	if (rv == EXIT_OK && in) {
+		rv   = read_all(stdin, &kv->input, &len);
+		word = kv->input;
+	}
+	if (rv == EXIT_OK && word != NULL) {
+		rv = encode_arg(cli, &kv->val, word, len,
+		    (cli->given & OPT_INT) != 0, in);
 	}
 	return (rv);
 }
@@ -1170,17 +1491,36 @@ kv_fini(struct kv *kv)
 {
 	msgpack_sbuffer_destroy(&kv->key);
 	msgpack_sbuffer_destroy(&kv->val);
+	free(kv->input);
 }
 
 // done reports err (if any) and otherwise prints value[0..len) when value
 // is not NULL, then frees it.  Call it after the call that fills value,
 // not around it: arguments are evaluated in no set order.
 static int
-done(mpb_err err, void *value, size_t len)
+done(const struct cli *cli, mpb_err err, void *value, size_t len)
 {
-	int rv = err != MPB_OK ? fail(err) : value != NULL ? print_value(value, len) : EXIT_OK;
+	int rv = err != MPB_OK ? fail(err)
+	    : value != NULL    ? print_value(cli, value, len, ALONE)
+	                       : EXIT_OK;
 
 	mpb_free(value);
+	return (rv);
+}
+
+// queue put NAME VALUE: VALUE is always a str.
+static int
+cmd_put(mpb_client *c, const struct cli *cli)
+{
+	struct kv kv;
+	int       rv = kv_encode(cli, &kv, 0, 1);
+
+	if (rv == EXIT_OK) {
+		rv = done(cli, mpb_queue_put(c, cli->args[0], kv.val.data,
+		                   kv.val.size, cli->priority, cli->timeout_ms),
+		    NULL, 0);
+	}
+	kv_fini(&kv);
 	return (rv);
 }
 
@@ -1191,7 +1531,7 @@ cmd_dict_set(mpb_client *c, const struct cli *cli)
 	int       rv = kv_encode(cli, &kv, 1, 2);
 
 	if (rv == EXIT_OK) {
-		rv = done(mpb_dict_set(c, cli->args[0], kv.key.data, kv.key.size,
+		rv = done(cli, mpb_dict_set(c, cli->args[0], kv.key.data, kv.key.size,
 		              kv.val.data, kv.val.size),
 		    NULL, 0);
 	}
@@ -1212,7 +1552,7 @@ cmd_dict_key(mpb_client *c, const struct cli *cli, bool get)
 		mpb_err err = get ? mpb_dict_get(c, cli->args[0], kv.key.data,
 		                        kv.key.size, &value, &len)
 		                  : mpb_dict_del(c, cli->args[0], kv.key.data, kv.key.size);
-		rv = done(err, value, len);
+		rv = done(cli, err, value, len);
 	}
 	kv_fini(&kv);
 	return (rv);
@@ -1252,17 +1592,6 @@ cmd_dict_incr(mpb_client *c, const struct cli *cli)
 	return (rv);
 }
 
-// len of a dict or a list; n is read only after the call filled it.
-static int
-print_len(mpb_err err, const uint64_t *n)
-{
-	if (err != MPB_OK) {
-		return (fail(err));
-	}
-	printf("%" PRIu64 "\n", *n);
-	return (EXIT_OK);
-}
-
 static int
 cmd_dict_len(mpb_client *c, const struct cli *cli)
 {
@@ -1277,7 +1606,9 @@ dict_dump(mpb_client *c, const struct cli *cli, mpb_dict_what what)
 {
 	uint64_t cursor = 0;
 	size_t   step   = what == MPB_DICT_ITEMS ? 2 : 1;
-	int      rv     = EXIT_OK;
+	size_t      count    = 0;
+	const char *brackets = step == 2 ? "{}" : "[]";
+	int         rv       = EXIT_OK;
 
 	do {
 		mpb_value *vals;
@@ -1288,13 +1619,19 @@ dict_dump(mpb_client *c, const struct cli *cli, mpb_dict_what what)
 			return (fail(err));
 		}
 		for (size_t i = 0; i + step <= n && rv == EXIT_OK; i += step) {
-			rv = print_value_end(vals[i].data, vals[i].len, step == 2 ? '\t' : '\n');
+			json_next(cli, &count, brackets);
+			rv = print_value(cli, vals[i].data, vals[i].len,
+			    step == 2 ? KEY : ELEM);
 			if (rv == EXIT_OK && step == 2) {
-				rv = print_value(vals[i + 1].data, vals[i + 1].len);
+				rv = print_value(cli, vals[i + 1].data,
+				    vals[i + 1].len, VAL);
 			}
 		}
 		mpb_values_free(vals, n);
 	} while (cursor != 0 && rv == EXIT_OK);
+	if (rv == EXIT_OK) {
+		json_close(cli, count, brackets);
+	}
 	return (rv);
 }
 
@@ -1323,9 +1660,12 @@ cmd_list_put(mpb_client *c, const struct cli *cli)
 		rv = index_arg(cli, 1, &index);
 	}
 	if (rv == EXIT_OK) {
-		rv = done(set ? mpb_list_set(c, cli->args[0], index, kv.val.data, kv.val.size)
-		              : mpb_list_append(c, cli->args[0], kv.val.data, kv.val.size),
-		    NULL, 0);
+		mpb_err err = set ? mpb_list_set(c, cli->args[0], index,
+		                        kv.val.data, kv.val.size)
+		                  : mpb_list_append(c, cli->args[0],
+		                        kv.val.data, kv.val.size);
+
+		rv = done(cli, err, NULL, 0);
 	}
 	kv_fini(&kv);
 	return (rv);
@@ -1347,7 +1687,7 @@ cmd_list_take(mpb_client *c, const struct cli *cli)
 	}
 	err = pop ? mpb_list_pop(c, cli->args[0], index, &value, &len)
 	          : mpb_list_get(c, cli->args[0], index, &value, &len);
-	return (done(err, value, len));
+	return (done(cli, err, value, len));
 }
 
 static int
@@ -1362,6 +1702,7 @@ static int
 cmd_list_range(mpb_client *c, const struct cli *cli)
 {
 	int64_t start = 0, stop = MPB_LIST_END;
+	size_t  count = 0;
 	int     rv    = EXIT_OK;
 
 	if (cli->nargs > 1) {
@@ -1381,9 +1722,13 @@ cmd_list_range(mpb_client *c, const struct cli *cli)
 			return (fail(err));
 		}
 		for (size_t i = 0; i < n && rv == EXIT_OK; i++) {
-			rv = print_value(vals[i].data, vals[i].len);
+			json_next(cli, &count, "[]");
+			rv = print_value(cli, vals[i].data, vals[i].len, ELEM);
 		}
 		mpb_values_free(vals, n);
+	}
+	if (rv == EXIT_OK) {
+		json_close(cli, count, "[]");
 	}
 	return (rv);
 }
@@ -1514,19 +1859,25 @@ cmd_sem_release(mpb_client *c, const struct cli *cli)
 	return (err == MPB_OK ? EXIT_OK : fail(err));
 }
 
+// Every command that prints takes --json (see "JSON output" in the help).
 static const struct command commands[] = {
-	{ NULL, "ping", cmd_ping, 0, 0, 0, "ping", 0 },
-	{ NULL, "list-objects", cmd_objects, 0, 0, 0, "list-objects", 0 },
+	{ NULL, "ping", cmd_ping, 0, OPT_JSON, 0, "ping [--json]", 0 },
+	{ NULL, "list-objects", cmd_objects, 0, OPT_JSON, 0,
+	    "list-objects [--json]", 0 },
 	{ NULL, "stats", cmd_stats, 0, OPT_JSON, 0, "stats [--json]", 0 },
 	{ NULL, "delete", cmd_object_delete, 1, 0, 0, "delete NAME", 0 },
-	{ "queue", "create", cmd_create, 1, OPT_KIND | OPT_MAXSIZE, OPT_KIND,
-	    "queue create NAME --kind fifo|lifo|priority [--maxsize N]", 0 },
+	{ "queue", "create", cmd_create, 1, OPT_KIND | OPT_MAXSIZE | OPT_JSON,
+	    OPT_KIND,
+	    "queue create NAME --kind fifo|lifo|priority [--maxsize N] "
+	    "[--json]",
+	    0 },
 	{ "queue", "put", cmd_put, 2, OPT_PRIORITY | OPT_TIMEOUT, 0,
 	    "queue put NAME VALUE [--priority N] [--timeout SECONDS]", 0 },
-	{ "queue", "get", cmd_get, 1, OPT_TIMEOUT, 0,
-	    "queue get NAME [--timeout SECONDS]", 0 },
-	{ "queue", "size", cmd_size, 1, 0, 0, "queue size NAME", 0 },
-	{ "queue", "list", cmd_list, 0, 0, 0, "queue list", 0 },
+	{ "queue", "get", cmd_get, 1, OPT_TIMEOUT | OPT_JSON, 0,
+	    "queue get NAME [--timeout SECONDS] [--json]", 0 },
+	{ "queue", "size", cmd_size, 1, OPT_JSON, 0,
+	    "queue size NAME [--json]", 0 },
+	{ "queue", "list", cmd_list, 0, OPT_JSON, 0, "queue list [--json]", 0 },
 	{ "queue", "delete", cmd_delete, 1, 0, 0, "queue delete NAME", 0 },
 	{ "queue", "task-done", cmd_task_done, 1, 0, 0,
 	    "queue task-done NAME", 0 },
@@ -1534,24 +1885,30 @@ static const struct command commands[] = {
 	    "queue join NAME [--timeout SECONDS]", 0 },
 	{ "dict", "set", cmd_dict_set, 3, OPT_INT | OPT_INT_KEY, 0,
 	    "dict set NAME KEY VALUE [--int] [--int-key]", 0 },
-	{ "dict", "get", cmd_dict_get, 2, OPT_INT_KEY, 0,
-	    "dict get NAME KEY [--int-key]", 0 },
+	{ "dict", "get", cmd_dict_get, 2, OPT_INT_KEY | OPT_JSON, 0,
+	    "dict get NAME KEY [--int-key] [--json]", 0 },
 	{ "dict", "del", cmd_dict_del, 2, OPT_INT_KEY, 0,
 	    "dict del NAME KEY [--int-key]", 0 },
-	{ "dict", "incr", cmd_dict_incr, 3, OPT_INT_KEY, 0,
-	    "dict incr NAME KEY [DELTA] [--int-key]", 1 },
-	{ "dict", "len", cmd_dict_len, 1, 0, 0, "dict len NAME", 0 },
-	{ "dict", "keys", cmd_dict_keys, 1, 0, 0, "dict keys NAME", 0 },
-	{ "dict", "items", cmd_dict_items, 1, 0, 0, "dict items NAME", 0 },
+	{ "dict", "incr", cmd_dict_incr, 3, OPT_INT_KEY | OPT_JSON, 0,
+	    "dict incr NAME KEY [DELTA] [--int-key] [--json]", 1 },
+	{ "dict", "len", cmd_dict_len, 1, OPT_JSON, 0,
+	    "dict len NAME [--json]", 0 },
+	{ "dict", "keys", cmd_dict_keys, 1, OPT_JSON, 0,
+	    "dict keys NAME [--json]", 0 },
+	{ "dict", "items", cmd_dict_items, 1, OPT_JSON, 0,
+	    "dict items NAME [--json]", 0 },
 	{ "list", "append", cmd_list_put, 2, OPT_INT, 0,
 	    "list append NAME VALUE [--int]", 0 },
-	{ "list", "get", cmd_list_take, 2, 0, 0, "list get NAME INDEX", 0 },
+	{ "list", "get", cmd_list_take, 2, OPT_JSON, 0,
+	    "list get NAME INDEX [--json]", 0 },
 	{ "list", "set", cmd_list_put, 3, OPT_INT, 0,
 	    "list set NAME INDEX VALUE [--int]", 0 },
-	{ "list", "pop", cmd_list_take, 2, 0, 0, "list pop NAME [INDEX]", 1 },
-	{ "list", "len", cmd_list_len, 1, 0, 0, "list len NAME", 0 },
-	{ "list", "range", cmd_list_range, 3, 0, 0,
-	    "list range NAME [START [STOP]]", 2 },
+	{ "list", "pop", cmd_list_take, 2, OPT_JSON, 0,
+	    "list pop NAME [INDEX] [--json]", 1 },
+	{ "list", "len", cmd_list_len, 1, OPT_JSON, 0,
+	    "list len NAME [--json]", 0 },
+	{ "list", "range", cmd_list_range, 3, OPT_JSON, 0,
+	    "list range NAME [START [STOP]] [--json]", 2 },
 	{ "lock", "run", cmd_lock_run, 1, OPT_TIMEOUT, 0,
 	    "lock run NAME [--timeout SECONDS] -- COMMAND [ARGS...]", 0 },
 	{ "event", "set", cmd_event_set, 1, 0, 0, "event set NAME", 0 },
@@ -1672,8 +2029,10 @@ parse_command(struct cli *cli, int argc, char **argv, int i)
 			return (PARSE_HELP);
 		}
 		if (!endopts && strncmp(arg, "--", 2) == 0) {
-			rv = parse_option(
-			    cli, cmd, cmd->opts | OPT_GLOBAL, argc, argv, &i);
+			// --json is taken from every command so that one that
+			// prints nothing can say so below.
+			rv = parse_option(cli, cmd, cmd->opts | OPT_GLOBAL | OPT_JSON,
+			    argc, argv, &i);
 			if (rv != EXIT_OK) {
 				return (rv);
 			}
@@ -1696,6 +2055,10 @@ parse_command(struct cli *cli, int argc, char **argv, int i)
 	}
 	if (runs_command(cmd) && cli->nrest == 0) {
 		return (usage_error(cmd, "missing COMMAND after '--'"));
+	}
+	if ((cli->given & ~(cmd->opts | OPT_GLOBAL)) != 0) {
+		return (usage_error(cmd, "option '--%s' does not apply",
+		    opt_name(cli->given & ~(cmd->opts | OPT_GLOBAL))));
 	}
 	if ((cmd->required & ~cli->given) != 0) {
 		return (usage_error(cmd, "option '--%s' is required",
@@ -1724,7 +2087,10 @@ parse_args(struct cli *cli, int argc, char **argv)
 			return (usage_error(
 			    NULL, "unknown option '%s'", argv[i]));
 		}
-		rv = parse_option(cli, NULL, OPT_GLOBAL, argc, argv, &i);
+		// --json is a command's option, but "mpb --json queue list"
+		// reads naturally too; it is checked against the command below.
+		rv = parse_option(
+		    cli, NULL, OPT_GLOBAL | OPT_JSON, argc, argv, &i);
 		if (rv != EXIT_OK) {
 			return (rv);
 		}
@@ -1750,6 +2116,43 @@ parse_args(struct cli *cli, int argc, char **argv)
 	return (parse_command(cli, argc, argv, i + 1));
 }
 
+// setting returns an option's value, else the environment variable that
+// libmpb falls back to (NULL if neither is set or it is empty).
+static const char *
+setting(const char *opt, const char *env)
+{
+	const char *v = opt != NULL ? opt : getenv(env);
+
+	return (v != NULL && v[0] != '\0' ? v : NULL);
+}
+
+// connect_hint names the input that libmpb's bare EINVAL from connecting
+// is about, for the error line: the files are checked again here.
+static const char *
+connect_hint(const struct cli *cli)
+{
+	static char buf[PATH_MAX + 64];
+	const char *auth = setting(cli->auth_file, "MPB_AUTH_FILE");
+	const char *ca   = setting(cli->tls_ca, "MPB_TLS_CA");
+	const char *url  = setting(cli->url, "MPB_URL");
+	const char *bad  = NULL;
+
+	if (auth != NULL && access(auth, R_OK) != 0) {
+		bad = auth;
+	} else if (url != NULL && strncmp(url, "tls+tcp://", 10) == 0) {
+		if (ca == NULL) {
+			return ("a tls+tcp:// URL needs --tls-ca or MPB_TLS_CA");
+		}
+		bad = access(ca, R_OK) != 0 ? ca : NULL;
+	}
+	if (bad != NULL) {
+		snprintf(buf, sizeof(buf), "cannot read '%s': %s", bad,
+		    strerror(errno));
+		return (buf);
+	}
+	return ("bad URL, or an empty secret or CA file");
+}
+
 // finish_output flushes stdout and turns a failed write into an error:
 // "queue get" has already removed the item, so a full disk or a closed
 // pipe must not pass for success.
@@ -1767,8 +2170,9 @@ finish_output(int rv)
 int
 main(int argc, char **argv)
 {
-	struct cli  cli = { 0 };
-	mpb_client *client;
+	struct cli       cli  = { 0 };
+	mpb_connect_opts opts = { 0 };
+	mpb_client      *client;
 	mpb_err     err;
 	int         rv;
 
@@ -1785,9 +2189,15 @@ main(int argc, char **argv)
 		return (rv);
 	}
 
-	// A NULL url lets libmpb apply MPB_URL, then MPB_DEFAULT_URL.
-	if ((err = mpb_connect(cli.url, cli.connect_ms, &client)) != MPB_OK) {
-		return (fail(err));
+	opts.url                = cli.url;
+	opts.connect_timeout_ms = cli.connect_ms;
+	opts.auth_file          = cli.auth_file;
+	opts.tls_ca_file        = cli.tls_ca;
+	opts.tls_server_name    = cli.tls_name;
+	if ((err = mpb_connect_ex(&opts, &client)) != MPB_OK) {
+		return (err == MPB_EINVAL && mpb_last_error_text()[0] == '\0'
+		        ? fail_local(err, connect_hint(&cli))
+		        : fail(err));
 	}
 	rv = cli.cmd->run(client, &cli);
 	mpb_close(client);

@@ -69,7 +69,9 @@ soname=$(readelf -d "$libdir/libmpb.so" | sed -n 's/.*Library soname: \[\(.*\)\]
 # Only the public API may be exported (client/libmpb.map).
 private=$(nm -D --defined-only "$libdir/libmpb.so" | awk '{print $NF}' | grep -v '^mpb_' || true)
 [ -z "$private" ] || die "libmpb.so exports non-public symbols: $private"
-nm -D --defined-only "$libdir/libmpb.so" | grep -q ' T mpb_queue_put$' || die "mpb_queue_put not exported"
+# Not grep -q: it would stop reading, and nm, killed by SIGPIPE once its
+# output outgrows one pipe write (4 KiB), would fail the pipeline.
+nm -D --defined-only "$libdir/libmpb.so" | grep ' T mpb_queue_put$' >/dev/null || die "mpb_queue_put not exported"
 # ... and every mpb_* symbol exported must be declared in the installed
 # headers: an internal function that happens to be named mpb_* and is not
 # static would otherwise become API by accident.
@@ -109,10 +111,10 @@ cmake --build "$tmp/ext-build" >"$tmp/ext-build.log" \
 
 # The static builds must not need libmpb.so; the shared ones must use it.
 for p in "$tmp/ext_pc_static" "$tmp/ext-build/ext_cmake_static"; do
-  ! readelf -d "$p" | grep -q 'NEEDED.*libmpb' || die "$p links libmpb.so"
+  ! readelf -d "$p" | grep 'NEEDED.*libmpb' >/dev/null || die "$p links libmpb.so"
 done
 for p in "$tmp/ext_pc_shared" "$tmp/ext-build/ext_cmake_shared"; do
-  readelf -d "$p" | grep -q 'NEEDED.*\[libmpb\.so\.0\]' || die "$p does not link libmpb.so.0"
+  readelf -d "$p" | grep 'NEEDED.*\[libmpb\.so\.0\]' >/dev/null || die "$p does not link libmpb.so.0"
 done
 
 echo "== run them against the installed mpbroker"
