@@ -12,15 +12,20 @@
 #
 # For each mode (pinned: every process under `taskset -c 0`; free: no
 # pinning) and each client configuration it runs the four peers back to
-# back, then 256 clients at once; then (free mode) priority put+get with
+# back, then mpbroker with batches (1 client, -B 64 requests per frame:
+# libmpb's mpb_batch, beside Redis -P 64), then 256 clients at once; then
+# (free mode) priority put+get with
 # 1,000 and 1,000,000 items standing, and the memory per queued item.  It
 # prints one table with every peer's numbers, mpbroker's ratio to each,
 # and the targets marked met or MISSED.
 #
 # usage: bench/compare.sh [-n REQUESTS] [--quick] [--modes "pinned free"]
 #            [--configs "1x1 8x1 1x64 8x8"] [--many N] [--standing N]
-#            [--mem-items N] [--no-memory] [--no-standing] [--out DIR]
-#            [--build DIR]
+#            [--mem-items N] [--no-memory] [--no-standing] [--batch N]
+#            [--out DIR] [--build DIR]
+#
+# --batch N: requests per batch frame in the batched mpbroker row (default
+# 64, to match Redis -P 64; 0 leaves the row out).
 #
 # Defaults take about 4-5 minutes on 2 vCPUs.  Installs redis-server,
 # libhiredis-dev and python3 with apt-get if (and only if) missing.
@@ -40,6 +45,7 @@ STANDING_LOW=1000
 MEM_ITEMS=1000000
 DO_MEM=1
 DO_STANDING=1
+BATCH=64
 OUT=
 
 usage() { sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; }
@@ -55,6 +61,7 @@ while [ $# -gt 0 ]; do
 	--mem-items) MEM_ITEMS=$2; shift 2 ;;
 	--no-memory) DO_MEM=0; shift ;;
 	--no-standing) DO_STANDING=0; shift ;;
+	--batch) BATCH=$2; shift 2 ;;
 	--out) OUT=$2; shift 2 ;;
 	--build) BUILD=$2; shift 2 ;;
 	-h|--help) usage; exit 0 ;;
@@ -159,6 +166,11 @@ for mode in $MODES; do
 			-s "$WORK/redis.sock" --redis-pid "$REDIS_PID"
 		record matrix "$mode" $PIN $PY "$ROOT/bench/mp_manager_bench.py" "${common[@]}"
 	done
+	if [ "$BATCH" -gt 0 ]; then
+		record batch "$mode" $PIN "$BIN/mpb-bench" -c 1 -B "$BATCH" -n "$N" \
+			-t fifo,lifo,priority --spawn-broker "$BIN/mpbroker" \
+			--label "mpbroker-B$BATCH"
+	fi
 	if [ "$MANY" -gt 0 ]; then
 		record many "$mode" $PIN "$BIN/mpb-bench" -c "$MANY" -n "$N" -t fifo \
 			--spawn-broker "$BIN/mpbroker"

@@ -2,7 +2,7 @@
 """compare_table.py RESULTS.csv -- the table bench/compare.sh prints.
 
 RESULTS.csv has the columns of mpb-bench --csv with a first column "mode"
-("pinned", "free", ...) and optionally "test" ("matrix", "many",
+("pinned", "free", ...) and optionally "test" ("matrix", "batch", "many",
 "standing", "memory").  Prints, per mode, one row per workload and client
 configuration with each peer's ops/s and mpbroker's ratio to each, then
 the extra tests and the issue's targets, each marked met or MISSED.
@@ -114,6 +114,35 @@ def main():
         if parts:
             targets.append((ok, ">= 3x Python Manager with >= 8 in flight, %s: %s"
                             % (mode, ", ".join(parts))))
+
+    # Batches: one client, B requests per frame (peer "mpbroker-B<B>"),
+    # beside the 1-client, 64-in-flight row of the same mode.
+    batch = [r for r in rows if r.get("test") == "batch"]
+    if batch:
+        out.append("")
+        out.append("== batches: mpbroker, 1 client, requests per frame as named; "
+                   "peers at 1 client x 64 in flight ==")
+        out.append("%-7s %-9s %-13s | %9s %15s | %9s %9s %9s | %9s %7s | %s" % (
+            "mode", "workload", "peer", "ops/s", "p50/p99 us/frm", "echo P64",
+            "redis P64", "py P64", "mpb/redis", "mpb/py", "errors"))
+        for r in batch:
+            a = num(r["ops_per_s"])
+            peer = {p: get(r["mode"], r["workload"], 1, 64, p) for p in PEERS}
+
+            def vs(p):
+                return "%.2fx" % (a / peer[p]) if peer[p] else "-"
+
+            def cell(p):
+                return "%9.0f" % peer[p] if peer[p] else "%9s" % "-"
+            out.append("%-7s %-9s %-13s | %9.0f %6.0f/%-8.0f | %s %s %s | %9s %7s | %s" % (
+                r["mode"], r["workload"], r["peer"], a, num(r["p50_us"]), num(r["p99_us"]),
+                cell("nng-echo"), cell("redis"), cell("py-manager"), vs("redis"),
+                vs("py-manager"), r["errors"]))
+            if r["workload"] in ("fifo", "priority") and peer["redis"]:
+                targets.append((a >= peer["redis"] and int(num(r["errors"])) == 0,
+                                "%s (1 client), %s, %s: >= Redis -P 64: %.0f vs %.0f ops/s "
+                                "= %.2fx" % (r["peer"], r["mode"], r["workload"], a,
+                                             peer["redis"], a / peer["redis"])))
 
     # 256 clients.
     many = [r for r in rows if r.get("test") == "many"]

@@ -2,11 +2,11 @@
 // the spirit of redis-benchmark.
 //
 // Each workload runs in real client processes (-c), each with -P requests
-// in flight.  libmpb has no asynchronous or batch API yet, so -P N is
-// realised as N threads per client process sharing one mpb_client handle
-// (the library is thread-safe; every call runs on its own nng context).
-// Each thread runs its share of -n synchronously.  When libmpb grows an
-// async/batch API, -P should move onto it.
+// in flight.  -P N is realised as N threads per client process sharing
+// one mpb_client handle (the library is thread-safe; every call runs on
+// its own nng context).  Each thread runs its share of -n synchronously.
+// -B N sends the same requests N to a frame through libmpb's batches
+// (mpb_batch_*): each thread then has one batch of N requests in flight.
 //
 // --target echo sends the same request frames, through the same client
 // path as libmpb (req0, resend off, one nng context per call in flight),
@@ -50,6 +50,7 @@ typedef struct bcfg {
 	const char     *url;
 	int             clients;
 	int             inflight;
+	int             batch; // requests per batch frame; 0: no batches
 	int             payload;
 	long long       nreq;
 	long long       prefill;
@@ -82,6 +83,9 @@ typedef struct thr {
 	nng_socket         sock;    // T_ECHO
 	nng_ctx            ctx;
 	nng_aio           *aio;
+#ifdef MPB_BENCH_BATCH
+	mpb_batch         *batch; // -B
+#endif
 	long long          units;
 	long long          gidx; // thread number among all clients' threads
 	uint64_t           seq;
@@ -105,6 +109,10 @@ struct workload {
 	mpb_err (*count)(mpb_client *c, const bcfg *cfg, uint64_t *np);
 	mpb_err (*teardown)(mpb_client *c, const bcfg *cfg);
 	int (*echo_step)(thr *t);
+#ifdef MPB_BENCH_BATCH
+	// Adds the requests of one step to a batch (-B), or NULL.
+	mpb_err (*batch_add)(thr *t, mpb_batch *b);
+#endif
 };
 
 static uint64_t
@@ -205,6 +213,19 @@ q_count(mpb_client *c, const bcfg *cfg, uint64_t *np)
 {
 	return (mpb_queue_qsize(c, cfg->name, np));
 }
+
+#ifdef MPB_BENCH_BATCH
+// A step of q_step in a batch: inside it the put runs before the get, so
+// the get finds an item as in q_step.
+static mpb_err
+q_batch_add(thr *t, mpb_batch *b)
+{
+	mpb_err rv = mpb_batch_queue_put(
+	    b, t->cfg->name, t->cfg->value, t->cfg->vlen, rand_prio(t));
+
+	return (rv != MPB_OK ? rv : mpb_batch_queue_get(b, t->cfg->name));
+}
+#endif
 
 #ifdef MPB_BENCH_DICT_LIST
 // ---------------------------------------------------------------------
@@ -321,7 +342,102 @@ list_count(mpb_client *c, const bcfg *cfg, uint64_t *np)
 {
 	return (mpb_list_len(c, cfg->name, np));
 }
+
+#ifdef MPB_BENCH_BATCH
+// The steps above, for batches.
+static mpb_err
+dict_batch_add(thr *t, mpb_batch *b)
+{
+	char    k[32];
+	size_t  kl = dict_key(t, k, sizeof(k), t->seq++ % 1000 + (1ull << 40));
+	mpb_err rv = mpb_batch_dict_set(
+	    b, t->cfg->name, k, kl, t->cfg->value, t->cfg->vlen);
+
+	return (rv != MPB_OK ? rv : mpb_batch_dict_get(b, t->cfg->name, k, kl));
+}
+
+static mpb_err
+incr_batch_add(thr *t, mpb_batch *b)
+{
+	static const char key[] = "\xa7" "counter"; // msgpack str "counter"
+
+	return (mpb_batch_dict_incr(b, t->cfg->name, key, sizeof(key) - 1, 1));
+}
+
+static mpb_err
+list_batch_add(thr *t, mpb_batch *b)
+{
+	mpb_err rv = mpb_batch_list_append(
+	    b, t->cfg->name, t->cfg->value, t->cfg->vlen);
+
+	return (rv != MPB_OK ? rv : mpb_batch_list_pop(b, t->cfg->name, -1));
+}
+#endif
 #endif // MPB_BENCH_DICT_LIST
+
+#ifdef MPB_BENCH_BATCH
+// ---------------------------------------------------------------------
+// Batches (-B): the requests of n steps in one frame, one round trip.
+// Latency is per frame; every request counts in ops/s.
+
+static int
+batch_step(thr *t, long long n)
+{
+	const workload *wl = t->cfg->wl;
+	mpb_batch      *b  = t->batch;
+	const void     *v;
+	size_t          len;
+	uint64_t        s;
+	mpb_err         rv = MPB_OK;
+
+	mpb_batch_clear(b);
+	for (long long k = 0; k < n && rv == MPB_OK; k++) {
+		rv = wl->batch_add(t, b);
+	}
+	s = now_ns();
+	if (rv == MPB_OK) {
+		rv = mpb_batch_run(t->c, b);
+	}
+	if (account(t, s, rv, "batch") != 0) {
+		return (-1);
+	}
+	t->r.ops--; // account counted the frame; the requests count below
+	for (size_t i = 0; i < mpb_batch_len(b); i++) {
+		if ((rv = mpb_batch_status(b, i)) != MPB_OK) {
+			wresult_error(&t->r, "request %zu of a batch: %s", i,
+			    mpb_strerror(rv));
+			continue;
+		}
+		t->r.ops++;
+		// Two-request steps end in a read of the value just stored.
+		if (wl->reqs == 2 && i % 2 == 1 &&
+		    (mpb_batch_value(b, i, &v, &len) != MPB_OK || len != t->cfg->vlen)) {
+			wresult_error(&t->r, "request %zu of a batch did not "
+			    "return the %zu-byte value", i, t->cfg->vlen);
+		}
+	}
+	return (0);
+}
+
+// Runs a thread's units n steps to a frame (-B / requests per step).
+static void
+batch_loop(thr *t)
+{
+	const bcfg *c   = t->cfg;
+	long long   per = c->batch / c->wl->reqs > 0 ? c->batch / c->wl->reqs : 1;
+
+	for (long long i = 0; i < t->units; i += per) {
+		if (now_ns() > c->deadline_ns) {
+			wresult_error(&t->r, "time limit (--timeout) reached");
+			break;
+		}
+		(void) batch_step(t, t->units - i < per ? t->units - i : per);
+		if (t->r.errors >= 100) {
+			break; // it will not get better
+		}
+	}
+}
+#endif // MPB_BENCH_BATCH
 
 // ---------------------------------------------------------------------
 // The echo target: libmpb's request frames, libmpb's way of sending them.
@@ -407,21 +523,30 @@ echo_q_step(thr *t)
 // The workload table.  Dicts and lists (issue 6: dict set+get, dict incr,
 // list append+pop) are one row each once mpb_dict_* / mpb_list_* exist.
 
+#ifdef MPB_BENCH_BATCH
+#define BATCH_ADD(fn) fn
+#else
+#define BATCH_ADD(fn)
+#endif
+
 static const workload workloads[] = {
 	{ "fifo", "fifo queue: put + get", MPB_QUEUE_FIFO, 2, q_setup, q_step,
-	    q_fill, q_count, obj_teardown, echo_q_step },
+	    q_fill, q_count, obj_teardown, echo_q_step, BATCH_ADD(q_batch_add) },
 	{ "lifo", "lifo queue: put + get", MPB_QUEUE_LIFO, 2, q_setup, q_step,
-	    q_fill, q_count, obj_teardown, echo_q_step },
+	    q_fill, q_count, obj_teardown, echo_q_step, BATCH_ADD(q_batch_add) },
 	{ "priority", "priority queue: put (random priority) + get",
 	    MPB_QUEUE_PRIORITY, 2, q_setup, q_step, q_fill, q_count,
-	    obj_teardown, echo_q_step },
+	    obj_teardown, echo_q_step, BATCH_ADD(q_batch_add) },
 #ifdef MPB_BENCH_DICT_LIST
 	{ "dict", "dict: set + get (1000 keys per thread)", -1, 2, dict_setup,
-	    dict_step, dict_fill, NULL, obj_teardown, NULL },
+	    dict_step, dict_fill, NULL, obj_teardown, NULL,
+	    BATCH_ADD(dict_batch_add) },
 	{ "incr", "dict: incr of one shared counter", -1, 1, dict_setup,
-	    incr_step, dict_fill, NULL, obj_teardown, NULL },
+	    incr_step, dict_fill, NULL, obj_teardown, NULL,
+	    BATCH_ADD(incr_batch_add) },
 	{ "list", "list: append + pop", -1, 2, list_setup, list_step,
-	    list_fill, list_count, obj_teardown, NULL },
+	    list_fill, list_count, obj_teardown, NULL,
+	    BATCH_ADD(list_batch_add) },
 #endif
 };
 #define NWORKLOADS (sizeof(workloads) / sizeof(workloads[0]))
@@ -453,6 +578,12 @@ thread_main(void *arg)
 		fn = c->fill ? c->wl->fill : c->wl->step;
 	}
 	pthread_barrier_wait(t->bar);
+#ifdef MPB_BENCH_BATCH
+	if (t->batch != NULL) {
+		batch_loop(t);
+		return (NULL);
+	}
+#endif
 	for (long long i = 0; i < t->units; i++) {
 		if ((i & 7) == 0 && now_ns() > c->deadline_ns) {
 			wresult_error(&t->r, "time limit (--timeout) reached");
@@ -561,6 +692,15 @@ client_main(hw_ctx *hw, int idx, void *arg, wresult *r)
 		t->units = c->units / tot + (g < c->units % tot ? 1 : 0);
 		t->gidx  = c->setup_only ? -1 - k : g;
 		t->rng   = now_ns() ^ ((uint64_t) getpid() << 20) ^ (uint64_t) k;
+#ifdef MPB_BENCH_BATCH
+		// Only the timed run batches; set-up and checks do not.
+		if (c->batch > 0 && !c->fill && c->tgt == T_MPB &&
+		    c->wl->batch_add != NULL &&
+		    (t->batch = mpb_batch_new()) == NULL) {
+			wresult_error(r, "out of memory");
+			t->units = 0;
+		}
+#endif
 		if (c->tgt == T_ECHO) {
 			int e;
 			if ((e = nng_aio_alloc(&t->aio, NULL, NULL)) != 0 ||
@@ -605,6 +745,9 @@ client_main(hw_ctx *hw, int idx, void *arg, wresult *r)
 			nng_ctx_close(ts[k].ctx);
 			nng_aio_free(ts[k].aio);
 		}
+#ifdef MPB_BENCH_BATCH
+		mpb_batch_free(ts[k].batch);
+#endif
 	}
 	hw_done(hw, r);
 	if (c->tgt == T_MPB) {
@@ -938,9 +1081,11 @@ usage(FILE *f)
 	    "                         (default 20000; put + get is 2 requests)\n"
 	    "  -d, --data-size N      item size in bytes: the msgpack value as stored\n"
 	    "                         (a bin of N bytes with its header; default 16)\n"
-	    "  -P, --pipeline N       requests in flight per client (default 1).  Until\n"
-	    "                         libmpb has an async/batch API this is N threads per\n"
-	    "                         client process sharing one mpb_client handle\n"
+	    "  -P, --pipeline N       requests in flight per client (default 1): N threads\n"
+	    "                         per client process sharing one mpb_client handle\n"
+	    "  -B, --batch N          N requests per frame through libmpb's batches (each\n"
+	    "                         -P thread sends one batch at a time); latency is then\n"
+	    "                         per batch frame (default: no batches)\n"
 	    "      --prefill N        items standing in the queue during the run (default 0)\n"
 	    "  -t, --tests LIST       workloads, comma-separated (default: all); -t help lists them\n"
 	    "      --target T         mpb (default) or echo: the same frames to mpb-echo-server\n"
@@ -974,6 +1119,7 @@ main(int argc, char **argv)
 		{ "requests", required_argument, NULL, 'n' },
 		{ "data-size", required_argument, NULL, 'd' },
 		{ "pipeline", required_argument, NULL, 'P' },
+		{ "batch", required_argument, NULL, 'B' },
 		{ "tests", required_argument, NULL, 't' },
 		{ "prefill", required_argument, NULL, O_PREFILL },
 		{ "target", required_argument, NULL, O_TARGET },
@@ -1007,13 +1153,14 @@ main(int argc, char **argv)
 	if (c.url != NULL && c.url[0] == '\0') {
 		c.url = NULL;
 	}
-	while ((o = getopt_long(argc, argv, "u:c:n:d:P:t:h", longopts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "u:c:n:d:P:B:t:h", longopts, NULL)) != -1) {
 		switch (o) {
 		case 'u': c.url = optarg; break;
 		case 'c': c.clients = (int) parse_ll("-c", optarg, 1, 4096); break;
 		case 'n': c.nreq = parse_ll("-n", optarg, 1, 1000000000000ll); break;
 		case 'd': c.payload = (int) parse_ll("-d", optarg, 1, MAX_VALUE); break;
 		case 'P': c.inflight = (int) parse_ll("-P", optarg, 1, 1024); break;
+		case 'B': c.batch = (int) parse_ll("-B", optarg, 1, 4096); break;
 		case 't': tests = optarg; break;
 		case O_PREFILL: c.prefill = parse_ll("--prefill", optarg, 0, 100000000); break;
 		case O_TARGET:
@@ -1077,6 +1224,16 @@ main(int argc, char **argv)
 	}
 	if (c.tgt == T_ECHO && (c.memory_items > 0 || c.prefill > 0)) {
 		fprintf(stderr, "mpb-bench: the echo target stores nothing: no --memory or --prefill\n");
+		return (2);
+	}
+#ifndef MPB_BENCH_BATCH
+	if (c.batch > 0) {
+		fprintf(stderr, "mpb-bench: -B needs mpb_batch_* in mpb.h\n");
+		return (2);
+	}
+#endif
+	if (c.batch > 0 && c.tgt == T_ECHO) {
+		fprintf(stderr, "mpb-bench: the echo target has no batches: no -B\n");
 		return (2);
 	}
 	if (c.tgt == T_MPB && c.url == NULL) {

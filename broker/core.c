@@ -611,6 +611,11 @@ mpbi_park(mpbi_req *r, mpbi_waitlist *wl, uint32_t timeout_ms, mpbi_waiter **wp)
 	mpbi_session *s = r->r_sess;
 	mpbi_waiter  *w;
 
+	// Never reached while handlers read timeouts with mpbi_arg_timeout
+	// (0 in a batch); this guards a future handler that does not.
+	if (r->r_batched) {
+		return (MPB_ETIMEDOUT);
+	}
 	if (s->s_parked >= b->b_cfg.max_parked) {
 		return (MPB_ELIMIT);
 	}

@@ -246,6 +246,10 @@ typedef struct mpbi_req {
 	mpbi_reply        r_reply;
 	bool              r_replied;
 	bool              r_parked;
+	// A request inside a batch: it must not park (the batch answers
+	// once, for all), so its timeouts count as 0, and it cannot be a
+	// batch itself.
+	bool              r_batched;
 	bool              r_created; // the dispatcher created r_obj for it
 } mpbi_req;
 

@@ -101,6 +101,8 @@ static const mpbi_cmd cmd_table[MPBI_OP_LIMIT] = {
 	CMD(PIPE_RECV, mpbi_h_pipe_recv, 3, 3, EXISTING, &mpbi_pipe_class),
 	CMD(PIPE_POLL, mpbi_h_pipe_poll, 3, 3, EXISTING, &mpbi_pipe_class),
 	CMD(PIPE_CLOSE, mpbi_h_pipe_close, 2, 2, EXISTING, &mpbi_pipe_class),
+	// Batches: each request inside gets these checks itself
+	CMD(BATCH, mpbi_h_batch, 1, 1, 0, NULL),
 };
 
 const mpbi_cmd *
@@ -270,6 +272,8 @@ mpbi_arg_timeout(mpbi_req *r, size_t i, uint32_t *msp)
 		    (unsigned) UINT32_MAX);
 		return (false);
 	}
-	*msp = (uint32_t) v;
+	// In a batch nothing waits: the request is answered as with
+	// timeout 0 (EEMPTY, EFULL, EBUSY, ...).
+	*msp = r->r_batched ? 0 : (uint32_t) v;
 	return (true);
 }

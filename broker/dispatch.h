@@ -39,7 +39,8 @@ void mpbi_dispatch(mpbi_req *r, const void *body, size_t len);
 // argument) and return false when argument i is not of the wanted type.
 bool mpbi_arg_uint(mpbi_req *r, size_t i, const char *what, uint64_t *vp);
 bool mpbi_arg_int(mpbi_req *r, size_t i, const char *what, int64_t *vp);
-// A timeout in milliseconds: an integer 0..UINT32_MAX.
+// A timeout in milliseconds: an integer 0..UINT32_MAX; 0 for a request
+// inside a batch, which must not park.
 bool mpbi_arg_timeout(mpbi_req *r, size_t i, uint32_t *msp);
 
 // How names appear in error messages: at most this many bytes.

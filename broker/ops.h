@@ -138,4 +138,7 @@ void mpbi_h_pipe_recv(mpbi_req *r);
 void mpbi_h_pipe_poll(mpbi_req *r);
 void mpbi_h_pipe_close(mpbi_req *r);
 
+// ops_batch.c
+void mpbi_h_batch(mpbi_req *r);
+
 #endif // MPBI_OPS_H

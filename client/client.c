@@ -6,7 +6,9 @@
 // gives the context back; threads wait for each other only on the list's
 // mutex, never behind another thread's blocking call.  A context on which
 // nng reported a failure (send or receive timeout, lost pipe) is closed
-// rather than reused, so a late reply can never answer the next request.
+// rather than reused, so a late reply can never answer the next request;
+// async calls (async.c), whose callbacks must not wait, retire such a
+// context to a dead list instead, closed by the next thread that may.
 //
 // Every nng status is translated here: no NNG_E* code leaves this file.
 //
@@ -39,10 +41,11 @@
 #define RECONN_MIN_MS 50
 #define RECONN_MAX_MS 1000
 
-typedef struct client_ctx {
-	nng_ctx            cx_ctx;
-	nng_aio           *cx_aio;
-	struct client_ctx *cx_next; // next on the free list
+typedef struct mpbi_ctx {
+	nng_ctx          cx_ctx;
+	nng_aio         *cx_aio;  // for synchronous calls (async ones bring
+	                          // their own aio, with a callback)
+	struct mpbi_ctx *cx_next; // next on the free or dead list
 } client_ctx;
 
 struct mpb_client {
@@ -53,8 +56,11 @@ struct mpb_client {
 	bool            c_open;    // c_sock was opened
 	pid_t           c_pid;     // the process that connected
 	nng_duration    c_conn_ms; // connect timeout; also bounds sends
-	pthread_mutex_t c_mtx;     // protects c_free
+	pthread_mutex_t c_mtx;     // protects c_free and c_dead
 	client_ctx     *c_free;    // idle contexts
+	client_ctx     *c_dead;    // failed contexts waiting to be closed
+	_Atomic bool    c_reauth;  // an async call was refused: auth again
+	mpbi_async      c_async;   // async calls (async.c)
 };
 
 static _Thread_local char err_text[ERR_TEXT_MAX];
@@ -161,16 +167,36 @@ ctx_open(mpb_client *c, client_ctx **cxp)
 	return (MPB_OK);
 }
 
+// ctx_close_list closes every context on a list.
+static void
+ctx_close_list(client_ctx *cx)
+{
+	client_ctx *next;
+
+	for (; cx != NULL; cx = next) {
+		next = cx->cx_next;
+		ctx_close(cx);
+	}
+}
+
 static mpb_err
 ctx_get(mpb_client *c, client_ctx **cxp)
 {
 	client_ctx *cx;
+	client_ctx *dead = NULL;
 
 	pthread_mutex_lock(&c->c_mtx);
 	if ((cx = c->c_free) != NULL) {
 		c->c_free = cx->cx_next;
 	}
+	// Contexts retired by async callbacks are closed here, by a thread
+	// that may wait: closing one waits on nng.
+	if (!mpbi_in_callback()) {
+		dead      = c->c_dead;
+		c->c_dead = NULL;
+	}
 	pthread_mutex_unlock(&c->c_mtx);
+	ctx_close_list(dead);
 	if (cx == NULL) {
 		return (ctx_open(c, cxp));
 	}
@@ -178,13 +204,63 @@ ctx_get(mpb_client *c, client_ctx **cxp)
 	return (MPB_OK);
 }
 
+// ctx_push puts cx on one of c's lists: c_free or c_dead.
+static void
+ctx_push(mpb_client *c, client_ctx **listp, client_ctx *cx)
+{
+	pthread_mutex_lock(&c->c_mtx);
+	cx->cx_next = *listp;
+	*listp      = cx;
+	pthread_mutex_unlock(&c->c_mtx);
+}
+
 static void
 ctx_put(mpb_client *c, client_ctx *cx)
 {
-	pthread_mutex_lock(&c->c_mtx);
-	cx->cx_next = c->c_free;
-	c->c_free   = cx;
-	pthread_mutex_unlock(&c->c_mtx);
+	ctx_push(c, &c->c_free, cx);
+}
+
+mpb_err
+mpbi_ctx_get(mpb_client *c, mpbi_ctx **cxp)
+{
+	return (ctx_get(c, cxp));
+}
+
+void
+mpbi_ctx_put(mpb_client *c, mpbi_ctx *cx)
+{
+	ctx_put(c, cx);
+}
+
+void
+mpbi_ctx_drop(mpb_client *c, mpbi_ctx *cx)
+{
+	ctx_push(c, &c->c_dead, cx);
+}
+
+nng_ctx
+mpbi_ctx_nng(const mpbi_ctx *cx)
+{
+	return (cx->cx_ctx);
+}
+
+mpb_err
+mpbi_send_err(int rv)
+{
+	return (rv == NNG_ENOMEM ? MPB_ENOMEM : MPB_ECONNLOST);
+}
+
+mpb_err
+mpbi_recv_err(int rv)
+{
+	switch (rv) {
+	case NNG_ETIMEDOUT:
+		return (MPB_ENOREPLY);
+	case NNG_ENOMEM:
+		return (MPB_ENOMEM);
+	default: // NNG_ECONNRESET, NNG_ECLOSED, NNG_ECANCELED, ...
+		return (MPB_ECONNLOST);
+	}
 }
 
 // transact sends req on a context of c and waits up to recv_ms for its
@@ -206,7 +282,7 @@ transact(mpb_client *c, nng_msg *req, nng_duration recv_ms, nng_msg **replyp)
 	// The send completes when the request is handed to a connection;
 	// it times out only when there is none (broker down, reconnecting).
 	nng_aio_set_msg(aio, req);
-	nng_aio_set_timeout(aio, c->c_conn_ms);
+	nng_aio_set_timeout(aio, mpbi_send_timeout(c));
 	nng_ctx_send(cx->cx_ctx, aio);
 	nng_aio_wait(aio);
 	if ((rv = nng_aio_result(aio)) != 0) {
@@ -216,7 +292,7 @@ transact(mpb_client *c, nng_msg *req, nng_duration recv_ms, nng_msg **replyp)
 			nng_aio_set_msg(aio, NULL);
 		}
 		ctx_close(cx);
-		return (rv == NNG_ENOMEM ? MPB_ENOMEM : MPB_ECONNLOST);
+		return (mpbi_send_err(rv));
 	}
 	nng_aio_set_msg(aio, NULL);
 
@@ -229,14 +305,7 @@ transact(mpb_client *c, nng_msg *req, nng_duration recv_ms, nng_msg **replyp)
 		// The request may have been applied.  The context is
 		// dropped: it must not be reused with this request open.
 		ctx_close(cx);
-		switch (rv) {
-		case NNG_ETIMEDOUT:
-			return (MPB_ENOREPLY);
-		case NNG_ENOMEM:
-			return (MPB_ENOMEM);
-		default: // NNG_ECONNRESET, NNG_ECLOSED, NNG_ECONNSHUT, ...
-			return (MPB_ECONNLOST);
-		}
+		return (mpbi_recv_err(rv));
 	}
 	*replyp = nng_aio_get_msg(aio);
 	nng_aio_set_msg(aio, NULL);
@@ -247,8 +316,8 @@ transact(mpb_client *c, nng_msg *req, nng_duration recv_ms, nng_msg **replyp)
 // recv_timeout is how long a call waits for its reply: the time the
 // broker may park it plus a margin, or the connect timeout for calls that
 // never park.
-static nng_duration
-recv_timeout(const mpb_client *c, int64_t wait_ms)
+nng_duration
+mpbi_recv_timeout(const mpb_client *c, int64_t wait_ms)
 {
 	int64_t ms;
 
@@ -260,28 +329,61 @@ recv_timeout(const mpb_client *c, int64_t wait_ms)
 	return (ms > INT32_MAX ? INT32_MAX : (nng_duration) ms);
 }
 
+nng_duration
+mpbi_send_timeout(const mpb_client *c)
+{
+	return (c->c_conn_ms);
+}
+
 // ---------------------------------------------------------------------
 // The call path
 
 mpb_err
-mpbi_call_begin(mpbi_call *call, mpb_client *c, mpbi_op op, size_t nargs)
+mpbi_client_check(const mpb_client *c)
 {
-	memset(call, 0, sizeof(*call));
-	call->client = c;
-	call->op     = op;
-	mpbi_error_clear();
 	if (c == NULL) {
 		return (MPB_EINVAL);
 	}
 	if (c->c_pid != getpid()) {
 		return (MPB_EFORK);
 	}
+	return (MPB_OK);
+}
+
+mpbi_async *
+mpbi_client_async(mpb_client *c)
+{
+	return (&c->c_async);
+}
+
+mpb_err
+mpbi_call_open(mpbi_call *call, mpb_client *c)
+{
+	mpb_err err;
+
+	memset(call, 0, sizeof(*call));
+	call->client = c;
+	mpbi_error_clear();
+	if ((err = mpbi_client_check(c)) != MPB_OK) {
+		return (err);
+	}
 	if (nng_msg_alloc(&call->req, 0) != 0) {
 		return (MPB_ENOMEM);
 	}
 	mpbi_writer_init(&call->w, call->req);
-	mpbi_request_begin(&call->w, op, nargs);
 	return (MPB_OK);
+}
+
+mpb_err
+mpbi_call_begin(mpbi_call *call, mpb_client *c, mpbi_op op, size_t nargs)
+{
+	mpb_err err = mpbi_call_open(call, c);
+
+	if (err == MPB_OK) {
+		call->op = op;
+		mpbi_request_begin(&call->w, op, nargs);
+	}
+	return (err);
 }
 
 static mpb_err authenticate(mpb_client *c);
@@ -302,19 +404,23 @@ call_once(mpbi_call *call, int64_t wait_ms, nng_msg **againp)
 		nng_msg_free(req);
 		return (MPB_ENOMEM);
 	}
-	return (transact(c, req, recv_timeout(c, wait_ms), &call->reply));
+	return (transact(c, req, mpbi_recv_timeout(c, wait_ms), &call->reply));
 }
 
 mpb_err
 mpbi_call_run(mpbi_call *call, int64_t wait_ms, size_t nresults)
 {
-	const char *text = NULL;
-	size_t      textlen = 0;
-	nng_msg    *again;
-	mpb_err     err;
+	nng_msg *again;
+	mpb_err  err;
 
 	if ((err = mpbi_writer_err(&call->w)) != MPB_OK) {
 		return (err);
+	}
+	// A done function runs on one of nng's few task threads, which
+	// also carry the replies: blocking it in a round trip could leave
+	// none to read that round trip's answer.
+	if (mpbi_in_callback()) {
+		return (MPB_ESTATE);
 	}
 	err = call_once(call, wait_ms, &again);
 	if (err == MPB_OK && again != NULL &&
@@ -337,6 +443,16 @@ mpbi_call_run(mpbi_call *call, int64_t wait_ms, size_t nresults)
 	if (err != MPB_OK) {
 		return (err);
 	}
+	return (mpbi_call_reply(call, nresults));
+}
+
+mpb_err
+mpbi_call_reply(mpbi_call *call, size_t nresults)
+{
+	const char *text    = NULL;
+	size_t      textlen = 0;
+	mpb_err     err;
+
 	err = mpbi_reply_parse(nng_msg_body(call->reply),
 	    nng_msg_len(call->reply), MPBI_MAX_DEPTH_CAP, &call->f, &text,
 	    &textlen);
@@ -473,6 +589,28 @@ authenticate(mpb_client *c)
 	return (err);
 }
 
+void
+mpbi_reauth_later(mpb_client *c)
+{
+	if (c->c_secret != NULL) {
+		atomic_store(&c->c_reauth, true);
+	}
+}
+
+mpb_err
+mpbi_reauth(mpb_client *c)
+{
+	mpb_err err;
+
+	if (!atomic_exchange(&c->c_reauth, false)) {
+		return (MPB_OK);
+	}
+	if ((err = authenticate(c)) != MPB_OK) {
+		atomic_store(&c->c_reauth, true); // the next one tries again
+	}
+	return (err);
+}
+
 // dial_err translates a failed nng_dialer_create/start.
 static mpb_err
 dial_err(int rv)
@@ -603,15 +741,12 @@ client_dial(mpb_client *c, const char *url, const mpb_connect_opts *opts)
 static void
 client_free(mpb_client *c)
 {
-	client_ctx *cx;
-
-	while ((cx = c->c_free) != NULL) {
-		c->c_free = cx->cx_next;
-		ctx_close(cx);
-	}
+	ctx_close_list(c->c_free);
+	ctx_close_list(c->c_dead);
 	if (c->c_open) {
 		(void) nng_close(c->c_sock);
 	}
+	mpbi_async_fini(&c->c_async);
 	pthread_mutex_destroy(&c->c_mtx);
 	pthread_mutex_destroy(&c->c_auth_mtx);
 	free(c->c_secret);
@@ -648,6 +783,12 @@ client_new(const mpb_connect_opts *opts, mpb_client **cp)
 		free(c);
 		return (MPB_ENOMEM);
 	}
+	if (mpbi_async_init(&c->c_async) != MPB_OK) {
+		pthread_mutex_destroy(&c->c_auth_mtx);
+		pthread_mutex_destroy(&c->c_mtx);
+		free(c);
+		return (MPB_ENOMEM);
+	}
 	c->c_pid     = getpid();
 	c->c_conn_ms = opts->connect_timeout_ms != 0
 	    ? opts->connect_timeout_ms
@@ -677,6 +818,10 @@ mpb_connect_ex(const mpb_connect_opts *opts, mpb_client **clientp)
 	mpbi_error_clear();
 	if (opts == NULL || clientp == NULL || opts->connect_timeout_ms < 0) {
 		return (MPB_EINVAL);
+	}
+	// Dialing waits on nng: not on a task thread (see mpbi_call_run).
+	if (mpbi_in_callback()) {
+		return (MPB_ESTATE);
 	}
 	if ((url = opts->url) == NULL) {
 		url = getenv("MPB_URL");
@@ -742,24 +887,34 @@ mpb_close(mpb_client *c)
 		free(c);
 		return;
 	}
+	// Calls still in flight fail now, and their callbacks return,
+	// before anything they use is freed.
+	mpbi_async_close(&c->c_async);
 	client_free(c);
+}
+
+mpb_err
+mpbi_request_named(mpbi_writer *w, mpbi_op op, const char *name, size_t nargs)
+{
+	if (name == NULL || name[0] == '\0') {
+		return (MPB_EINVAL);
+	}
+	mpbi_request_begin(w, op, nargs);
+	mpbi_put_str(w, name, strlen(name));
+	return (MPB_OK);
 }
 
 mpb_err
 mpbi_call_named(mpbi_call *call, mpb_client *c, mpbi_op op, const char *name,
     size_t nargs)
 {
-	mpb_err err;
+	mpb_err err = mpbi_call_open(call, c);
 
-	err = mpbi_call_begin(call, c, op, nargs);
-	if (err != MPB_OK) {
-		return (err);
+	if (err == MPB_OK) {
+		call->op = op;
+		err      = mpbi_request_named(&call->w, op, name, nargs);
 	}
-	if (name == NULL || name[0] == '\0') {
-		return (MPB_EINVAL);
-	}
-	mpbi_put_str(&call->w, name, strlen(name));
-	return (MPB_OK);
+	return (err);
 }
 
 mpb_err

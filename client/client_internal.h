@@ -18,7 +18,11 @@
 #ifndef MPB_CLIENT_INTERNAL_H
 #define MPB_CLIENT_INTERNAL_H
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
+
+#include <nng/nng.h>
 
 #include "mpb.h"
 #include "proto.h"
@@ -49,6 +53,11 @@ void mpbi_error_clear(void);
 mpb_err mpbi_call_begin(
     mpbi_call *call, mpb_client *client, mpbi_op op, size_t nargs);
 
+// mpbi_call_open is mpbi_call_begin without the envelope: an encoder
+// (enc.h) then writes the whole request with call->w.  Not for the
+// authentication ops (call->op stays 0).
+mpb_err mpbi_call_open(mpbi_call *call, mpb_client *client);
+
 // mpbi_call_run sends the request and waits for the reply: wait_ms is how
 // long the broker may park the request (the op's timeout_ms), or
 // MPBI_WAIT_NONE.  On MPB_OK the broker reported success with at least
@@ -68,6 +77,12 @@ void mpbi_call_fini(mpbi_call *call);
 mpb_err mpbi_call_named(mpbi_call *call, mpb_client *client, mpbi_op op,
     const char *name, size_t nargs);
 
+// mpbi_request_named writes the envelope of op with nargs arguments
+// (counting the name) and the name, which must not be NULL or empty
+// (MPB_EINVAL, nothing written).
+mpb_err mpbi_request_named(mpbi_writer *w, mpbi_op op, const char *name,
+    size_t nargs);
+
 // mpbi_value_check: MPB_OK if value[0..len) is exactly one msgpack object
 // shallow enough that a request around it (one array deeper) stays within
 // what any frame may be; else MPB_EINVAL.
@@ -80,5 +95,93 @@ mpb_err mpbi_value_dup(mpbi_span value, void **valuep, size_t *lenp);
 
 // mpbi_str_dup copies p[0..len) into a new NUL-terminated string.
 mpb_err mpbi_str_dup(const char *p, size_t len, char **strp);
+
+// ---------------------------------------------------------------------
+// Asynchronous calls (async.c)
+//
+// An async call is built exactly as its synchronous twin, by the op's
+// own helper that writes the request into an mpbi_call; then, instead of
+// mpbi_call_run, mpbi_call_submit hands the request to nng and returns.
+// The reply is read in an nng callback, which calls the user's done
+// function with the op's main result.
+
+struct mpbi_aop;
+
+// Per-handle state of async calls, embedded in the handle (so a forked
+// child's mpb_close, which may only free memory, frees it too).
+typedef struct mpbi_async {
+	pthread_mutex_t  a_mtx;
+	pthread_cond_t   a_cv;       // a call completed (CLOCK_MONOTONIC)
+	struct mpbi_aop *a_calls;    // in flight, for mpb_close to cancel
+	size_t           a_inflight; // submitted, callback not yet returned
+	size_t           a_limit;    // the bound on a_inflight
+	unsigned         a_sleepers; // threads waiting on a_cv
+	bool             a_closing;  // mpb_close has begun
+} mpbi_async;
+
+// mpbi_result_fn picks an op's main result out of its parsed success
+// reply (f->elem[1..nresults] are present), checking its type; NULL
+// means the op has none (the callback gets NULL, 0).
+typedef mpb_err (*mpbi_result_fn)(const mpbi_frame *f, mpbi_span *valuep);
+
+// mpbi_result_first: result 1 is a value, given as it is.
+mpb_err mpbi_result_first(const mpbi_frame *f, mpbi_span *valuep);
+
+// mpbi_call_submit takes a call built by an op's helper, which returned
+// err, and, when err is MPB_OK, submits it: wait_ms and nresults as for
+// mpbi_call_run; rd reads the result for done.  It always frees what the
+// call holds (mpbi_call_fini).  MPB_OK means done will be called exactly
+// once; any other return means it will not be.
+mpb_err mpbi_call_submit(mpbi_call *call, mpb_err err, int64_t wait_ms,
+    size_t nresults, mpbi_result_fn rd, mpb_done_fn done, void *arg);
+
+// mpbi_in_callback tells whether this thread is running a done function
+// (where nothing may block: synchronous calls fail with MPB_ESTATE).
+bool mpbi_in_callback(void);
+
+mpb_err mpbi_async_init(mpbi_async *a);
+// mpbi_async_close fails every call in flight (their callbacks get
+// MPB_ECONNLOST) and waits until every callback has returned.
+void mpbi_async_close(mpbi_async *a);
+void mpbi_async_fini(mpbi_async *a);
+
+// ---------------------------------------------------------------------
+// What async.c uses of client.c's transport
+
+typedef struct mpbi_ctx mpbi_ctx;
+
+mpbi_async *mpbi_client_async(mpb_client *c);
+// mpbi_client_check: MPB_EINVAL for NULL, MPB_EFORK in a forked child.
+mpb_err mpbi_client_check(const mpb_client *c);
+
+// mpbi_ctx_get borrows a context from the handle's pool (opening one if
+// none is idle); mpbi_ctx_put gives it back after a complete round trip;
+// mpbi_ctx_drop retires it after a failure, when a late reply could
+// still arrive on it.  A dropped context is closed later, outside any
+// callback (closing waits on nng), and never reused.
+mpb_err mpbi_ctx_get(mpb_client *c, mpbi_ctx **cxp);
+void    mpbi_ctx_put(mpb_client *c, mpbi_ctx *cx);
+void    mpbi_ctx_drop(mpb_client *c, mpbi_ctx *cx);
+nng_ctx mpbi_ctx_nng(const mpbi_ctx *cx);
+
+// How long a send may wait for a connection, and how long the reply to a
+// call that the broker may park wait_ms (or MPBI_WAIT_NONE) may take.
+nng_duration mpbi_send_timeout(const mpb_client *c);
+nng_duration mpbi_recv_timeout(const mpb_client *c, int64_t wait_ms);
+
+// The mpb_err for a failed send, and for a failed receive, of a request.
+mpb_err mpbi_send_err(int rv);
+mpb_err mpbi_recv_err(int rv);
+
+// mpbi_call_reply reads call->reply: the broker's error (its text kept
+// for mpb_last_error_text() on this thread), MPB_EPROTO, or MPB_OK with
+// at least nresults results in call->f.
+mpb_err mpbi_call_reply(mpbi_call *call, size_t nresults);
+
+// mpbi_reauth_later notes that the broker refused a request for want of
+// authentication (a reconnect made a new session); mpbi_reauth, outside
+// callbacks, then authenticates before the next async submission.
+void    mpbi_reauth_later(mpb_client *c);
+mpb_err mpbi_reauth(mpb_client *c);
 
 #endif // MPB_CLIENT_INTERNAL_H

@@ -17,7 +17,7 @@
 // Shared with list.c
 
 mpb_err
-mpbi_value_put(mpbi_call *call, const void *value, size_t len, bool in_array)
+mpbi_value_put(mpbi_writer *w, const void *value, size_t len, bool in_array)
 {
 	// The request wraps a value in one array, or two inside an array
 	// argument; any frame may be nested MPBI_MAX_DEPTH_CAP deep.
@@ -26,21 +26,21 @@ mpbi_value_put(mpbi_call *call, const void *value, size_t len, bool in_array)
 	if (value == NULL || mpbi_check(value, len, depth) != MPB_OK) {
 		return (MPB_EINVAL);
 	}
-	mpbi_put_raw(&call->w, value, len);
+	mpbi_put_raw(w, value, len);
 	return (MPB_OK);
 }
 
 mpb_err
-mpbi_bufs_put(mpbi_call *call, const mpb_buf *vals, size_t n)
+mpbi_bufs_put(mpbi_writer *w, const mpb_buf *vals, size_t n)
 {
 	mpb_err err = MPB_OK;
 
 	if (vals == NULL && n > 0) {
 		return (MPB_EINVAL);
 	}
-	mpbi_put_array(&call->w, n);
+	mpbi_put_array(w, n);
 	for (size_t i = 0; i < n && err == MPB_OK; i++) {
-		err = mpbi_value_put(call, vals[i].data, vals[i].len, true);
+		err = mpbi_value_put(w, vals[i].data, vals[i].len, true);
 	}
 	return (err);
 }
@@ -157,16 +157,42 @@ mpbi_named_uint(mpb_client *c, mpbi_op op, const char *name, uint64_t *outp)
 // ---------------------------------------------------------------------
 // Dicts
 
-// key_begin starts op on name with key as its second argument; nargs
+// enc_key writes op on name with key as its second argument; nargs
 // counts the name and the key.
+static mpb_err
+enc_key(mpbi_writer *w, mpbi_op op, const char *name, const void *key,
+    size_t klen, size_t nargs)
+{
+	mpb_err err = mpbi_request_named(w, op, name, nargs);
+
+	if (err == MPB_OK) {
+		err = mpbi_value_put(w, key, klen, false);
+	}
+	return (err);
+}
+
+// key_begin starts a call of op on name with key as its second argument.
 static mpb_err
 key_begin(mpbi_call *call, mpb_client *c, mpbi_op op, const char *name,
     const void *key, size_t klen, size_t nargs)
 {
-	mpb_err err = mpbi_call_named(call, c, op, name, nargs);
+	mpb_err err = mpbi_call_open(call, c);
 
 	if (err == MPB_OK) {
-		err = mpbi_value_put(call, key, klen, false);
+		err = enc_key(&call->w, op, name, key, klen, nargs);
+	}
+	return (err);
+}
+
+mpb_err
+mpbi_enc_dict_kv(mpbi_writer *w, mpbi_op op, const char *name,
+    const void *key, size_t klen, const void *value, size_t vlen)
+{
+	bool    has_value = value != NULL || vlen != 0;
+	mpb_err err = enc_key(w, op, name, key, klen, has_value ? 3 : 2);
+
+	if (err == MPB_OK && has_value) {
+		err = mpbi_value_put(w, value, vlen, false);
 	}
 	return (err);
 }
@@ -180,15 +206,14 @@ kv_call(mpb_client *c, mpbi_op op, const char *name, const void *key,
     size_t *lenp)
 {
 	mpbi_call call;
-	bool      has_value = value != NULL || vlen != 0;
 	mpb_err   err;
 
-	err = key_begin(&call, c, op, name, key, klen, has_value ? 3 : 2);
+	err = mpbi_call_open(&call, c);
+	if (err == MPB_OK) {
+		err = mpbi_enc_dict_kv(&call.w, op, name, key, klen, value, vlen);
+	}
 	if (err == MPB_OK && valuep != NULL && lenp == NULL) {
 		err = MPB_EINVAL;
-	}
-	if (err == MPB_OK && has_value) {
-		err = mpbi_value_put(&call, value, vlen, false);
 	}
 	if (err == MPB_OK) {
 		err = mpbi_call_run(&call, MPBI_WAIT_NONE, nres);
@@ -353,7 +378,7 @@ kv_value_bool(mpb_client *c, mpbi_op op, const char *name, const void *key,
 		err = MPB_EINVAL;
 	}
 	if (err == MPB_OK) {
-		err = mpbi_value_put(&call, value, vlen, false);
+		err = mpbi_value_put(&call.w, value, vlen, false);
 	}
 	if (err == MPB_OK) {
 		err = mpbi_call_run(&call, MPBI_WAIT_NONE, 2);
@@ -408,9 +433,9 @@ mpb_dict_update(mpb_client *c, const char *name, const mpb_buf *keys,
 		mpbi_put_array(&call.w, 2 * count);
 	}
 	for (size_t i = 0; i < count && err == MPB_OK; i++) {
-		err = mpbi_value_put(&call, keys[i].data, keys[i].len, true);
+		err = mpbi_value_put(&call.w, keys[i].data, keys[i].len, true);
 		if (err == MPB_OK) {
-			err = mpbi_value_put(&call, values[i].data, values[i].len, true);
+			err = mpbi_value_put(&call.w, values[i].data, values[i].len, true);
 		}
 	}
 	if (err == MPB_OK) {
@@ -468,7 +493,7 @@ mpb_dict_get_many(mpb_client *c, const char *name, const mpb_buf *keys,
 		err = MPB_EINVAL;
 	}
 	if (err == MPB_OK) {
-		err = mpbi_bufs_put(&call, keys, count);
+		err = mpbi_bufs_put(&call.w, keys, count);
 	}
 	if (err == MPB_OK) {
 		err = mpbi_call_run(&call, MPBI_WAIT_NONE, 1);
@@ -480,6 +505,22 @@ mpb_dict_get_many(mpb_client *c, const char *name, const mpb_buf *keys,
 	return (err);
 }
 
+mpb_err
+mpbi_enc_dict_incr(mpbi_writer *w, const char *name, const void *key,
+    size_t klen, int64_t di, const double *fdelta)
+{
+	mpbi_op op  = fdelta != NULL ? MPBI_OP_D_INCR_FLOAT : MPBI_OP_D_INCR;
+	mpb_err err = enc_key(w, op, name, key, klen, 3);
+
+	if (err == MPB_OK && fdelta != NULL) {
+		// proto/ has no float writer; the packer is msgpack-c's.
+		(void) msgpack_pack_double(&w->pk, *fdelta);
+	} else if (err == MPB_OK) {
+		mpbi_put_int(w, di);
+	}
+	return (err);
+}
+
 // Runs dict.incr (delta di) or, when fdelta is not NULL, dict.incr_float
 // (delta *fdelta); result 1 is the new value, given to rd.
 static mpb_err
@@ -488,17 +529,13 @@ incr_call(mpb_client *c, const char *name, const void *key, size_t klen,
     void *out)
 {
 	mpbi_call call;
-	mpbi_op   op = fdelta != NULL ? MPBI_OP_D_INCR_FLOAT : MPBI_OP_D_INCR;
 	mpb_err   err;
 
-	err = key_begin(&call, c, op, name, key, klen, 3);
+	err = mpbi_call_open(&call, c);
 	if (err == MPB_OK) {
-		if (fdelta != NULL) {
-			// proto/ has no float writer; the packer is msgpack-c's.
-			(void) msgpack_pack_double(&call.w.pk, *fdelta);
-		} else {
-			mpbi_put_int(&call.w, di);
-		}
+		err = mpbi_enc_dict_incr(&call.w, name, key, klen, di, fdelta);
+	}
+	if (err == MPB_OK) {
 		err = mpbi_call_run(&call, MPBI_WAIT_NONE, 1);
 	}
 	if (err == MPB_OK) {
@@ -597,11 +634,11 @@ mpb_dict_cas(mpb_client *c, const char *name, const void *key, size_t klen,
 	if (err == MPB_OK) {
 		mpbi_put_array(&call.w, expected != NULL ? 1 : 0);
 		if (expected != NULL) {
-			err = mpbi_value_put(&call, expected, elen, true);
+			err = mpbi_value_put(&call.w, expected, elen, true);
 		}
 	}
 	if (err == MPB_OK) {
-		err = mpbi_value_put(&call, value, vlen, false);
+		err = mpbi_value_put(&call.w, value, vlen, false);
 	}
 	if (err == MPB_OK) {
 		err = mpbi_call_run(&call, MPBI_WAIT_NONE, 1);

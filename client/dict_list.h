@@ -5,14 +5,15 @@
 #define MPB_DICT_LIST_H
 
 #include "client_internal.h"
+#include "enc.h"
 
 // mpbi_value_put checks value (as mpbi_value_check; nested one level
 // deeper when in_array, as inside an array argument) and writes it.
 // MPB_EINVAL when it is not one msgpack object.
-mpb_err mpbi_value_put(mpbi_call *call, const void *value, size_t len, bool in_array);
+mpb_err mpbi_value_put(mpbi_writer *w, const void *value, size_t len, bool in_array);
 
 // mpbi_bufs_put writes an array of n values (each checked).
-mpb_err mpbi_bufs_put(mpbi_call *call, const mpb_buf *vals, size_t n);
+mpb_err mpbi_bufs_put(mpbi_writer *w, const mpb_buf *vals, size_t n);
 
 // mpbi_values_read copies every element of the array s into a new array
 // of mpb_value.  On MPB_OK *outp (NULL when empty) and *np; else

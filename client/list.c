@@ -9,27 +9,38 @@
 // How many values a list.slice page may carry (the broker caps it too).
 #define LIST_SLICE_MAX 65536
 
-// list_call runs op(name, [index], [value]) with nres results: has_index
-// adds the index argument, value (when not NULL) a value argument after
-// it.  When valuep is not NULL result 1 is copied to *valuep/*lenp.
+mpb_err
+mpbi_enc_list(mpbi_writer *w, mpbi_op op, const char *name, bool has_index,
+    int64_t index, const void *value, size_t len)
+{
+	size_t  nargs = 1 + (has_index ? 1 : 0) + (value != NULL ? 1 : 0);
+	mpb_err err   = mpbi_request_named(w, op, name, nargs);
+
+	if (err == MPB_OK && has_index) {
+		mpbi_put_int(w, index);
+	}
+	if (err == MPB_OK && value != NULL) {
+		err = mpbi_value_put(w, value, len, false);
+	}
+	return (err);
+}
+
+// list_call runs op(name, [index], [value]) (as mpbi_enc_list) with nres
+// results.  When valuep is not NULL result 1 is copied to *valuep/*lenp.
 static mpb_err
 list_call(mpb_client *c, mpbi_op op, const char *name, bool has_index,
     int64_t index, const void *value, size_t len, size_t nres, void **valuep,
     size_t *lenp)
 {
 	mpbi_call call;
-	size_t    nargs = 1 + (has_index ? 1 : 0) + (value != NULL ? 1 : 0);
 	mpb_err   err;
 
-	err = mpbi_call_named(&call, c, op, name, nargs);
+	err = mpbi_call_open(&call, c);
+	if (err == MPB_OK) {
+		err = mpbi_enc_list(&call.w, op, name, has_index, index, value, len);
+	}
 	if (err == MPB_OK && nres > 0 && (valuep == NULL || lenp == NULL)) {
 		err = MPB_EINVAL;
-	}
-	if (err == MPB_OK && has_index) {
-		mpbi_put_int(&call.w, index);
-	}
-	if (err == MPB_OK && value != NULL) {
-		err = mpbi_value_put(&call, value, len, false);
 	}
 	if (err == MPB_OK) {
 		err = mpbi_call_run(&call, MPBI_WAIT_NONE, nres);
@@ -76,7 +87,7 @@ mpb_list_extend(mpb_client *c, const char *name, const mpb_buf *values, size_t c
 
 	err = mpbi_call_named(&call, c, MPBI_OP_L_EXTEND, name, 2);
 	if (err == MPB_OK) {
-		err = mpbi_bufs_put(&call, values, count);
+		err = mpbi_bufs_put(&call.w, values, count);
 	}
 	if (err == MPB_OK) {
 		err = mpbi_call_run(&call, MPBI_WAIT_NONE, 0);
@@ -149,7 +160,7 @@ value_uint(mpb_client *c, mpbi_op op, const char *name, const void *value,
 		err = MPB_EINVAL;
 	}
 	if (err == MPB_OK) {
-		err = mpbi_value_put(&call, value, len, false);
+		err = mpbi_value_put(&call.w, value, len, false);
 	}
 	if (err == MPB_OK && bounds != NULL) {
 		mpbi_put_int(&call.w, bounds[0]);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "client_internal.h"
+#include "enc.h"
 
 // queue_plain runs a call on name whose only other argument, if any, is a
 // timeout, and whose success carries no result.
@@ -90,22 +91,48 @@ mpb_queue_create(mpb_client *c, const char *name, mpb_queue_kind kind,
 }
 
 mpb_err
-mpb_queue_put(mpb_client *c, const char *name, const void *value,
+mpbi_enc_queue_put(mpbi_writer *w, const char *name, const void *value,
     size_t len, int64_t priority, uint32_t timeout_ms)
 {
-	mpbi_call call;
-	mpb_err   err;
+	mpb_err err = mpbi_request_named(w, MPBI_OP_Q_PUT, name, 4);
 
-	err = mpbi_call_named(&call, c, MPBI_OP_Q_PUT, name, 4);
 	// Exactly one msgpack object, shallow enough that the request
 	// around it (one array deeper) stays within what any frame may be.
 	if (err == MPB_OK) {
 		err = mpbi_value_check(value, len);
 	}
 	if (err == MPB_OK) {
-		mpbi_put_raw(&call.w, value, len);
-		mpbi_put_int(&call.w, priority);
-		mpbi_put_uint(&call.w, timeout_ms);
+		mpbi_put_raw(w, value, len);
+		mpbi_put_int(w, priority);
+		mpbi_put_uint(w, timeout_ms);
+	}
+	return (err);
+}
+
+mpb_err
+mpbi_enc_queue_get(mpbi_writer *w, const char *name, uint32_t timeout_ms)
+{
+	mpb_err err = mpbi_request_named(w, MPBI_OP_Q_GET, name, 2);
+
+	if (err == MPB_OK) {
+		mpbi_put_uint(w, timeout_ms);
+	}
+	return (err);
+}
+
+mpb_err
+mpb_queue_put(mpb_client *c, const char *name, const void *value,
+    size_t len, int64_t priority, uint32_t timeout_ms)
+{
+	mpbi_call call;
+	mpb_err   err;
+
+	err = mpbi_call_open(&call, c);
+	if (err == MPB_OK) {
+		err = mpbi_enc_queue_put(
+		    &call.w, name, value, len, priority, timeout_ms);
+	}
+	if (err == MPB_OK) {
 		err = mpbi_call_run(&call, timeout_ms, 0);
 	}
 	mpbi_call_fini(&call);
@@ -120,12 +147,14 @@ mpb_queue_get(mpb_client *c, const char *name, uint32_t timeout_ms,
 	int64_t   priority;
 	mpb_err   err;
 
-	err = mpbi_call_named(&call, c, MPBI_OP_Q_GET, name, 2);
+	err = mpbi_call_open(&call, c);
+	if (err == MPB_OK) {
+		err = mpbi_enc_queue_get(&call.w, name, timeout_ms);
+	}
 	if (err == MPB_OK && (valuep == NULL || lenp == NULL)) {
 		err = MPB_EINVAL;
 	}
 	if (err == MPB_OK) {
-		mpbi_put_uint(&call.w, timeout_ms);
 		err = mpbi_call_run(&call, timeout_ms, 2);
 	}
 	if (err == MPB_OK &&

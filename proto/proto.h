@@ -48,14 +48,15 @@
 // Opcodes.  Numbers are on the wire: never renumber, only append.  Each
 // area of the protocol owns a range: 1-9 the broker and objects of any
 // kind, 10-19 queues, 20-39 dicts, 40-59 lists, 60-99 synchronisation
-// objects, 100-109 queues again.
+// objects, 100-109 queues again, 110-119 batches.
 #define MPBI_OP_MAP(X)                                                        \
 	MPBI_OP_MAP_SERVER(X)                                                 \
 	MPBI_OP_MAP_QUEUE(X)                                                  \
 	MPBI_OP_MAP_DICT(X)                                                   \
 	MPBI_OP_MAP_LIST(X)                                                   \
 	MPBI_OP_MAP_SYNC(X)                                                   \
-	MPBI_OP_MAP_QUEUE_MORE(X)
+	MPBI_OP_MAP_QUEUE_MORE(X)                                             \
+	MPBI_OP_MAP_BATCH(X)
 
 #define MPBI_OP_MAP_SERVER(X)                                                 \
 	X(PING, 1, "ping")                                                    \
@@ -81,6 +82,13 @@
 #define MPBI_OP_MAP_QUEUE_MORE(X)                                             \
 	X(Q_NACK, 100, "queue.nack")                                          \
 	X(Q_EXTEND, 101, "queue.extend")
+
+// Batches (110-119): many requests in one frame, one reply (PROTOCOL.md).
+#define MPBI_OP_MAP_BATCH(X) X(BATCH, 110, "batch")
+
+// The most requests one batch may carry.  Bounds the work one frame can
+// ask for under the broker lock, and the entries a client keeps.
+#define MPBI_BATCH_MAX_OPS 4096u
 
 // Dicts (20-39).
 #define MPBI_OP_MAP_DICT(X)                                                   \

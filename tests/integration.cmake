@@ -15,9 +15,11 @@ endfunction()
 
 mpb_it_test(test_queue_it test_queue_it.c)
 mpb_it_test(test_faults_it test_faults_it.c)
+mpb_it_test(test_async_it test_async_it.c)
 mpb_it_test(test_cli_it test_cli_it.c)
 mpb_it_test(test_security_it test_security_it.c)
 mpb_it_test(test_durable_it test_durable_it.c)
+mpb_it_test(test_batch_it test_batch_it.c)
 
 # Dicts and lists: dictclient races incr and compare-and-set.
 add_executable(mpb_dictclient dictclient.c)

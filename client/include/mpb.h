@@ -816,6 +816,184 @@ mpb_err mpb_pipe_poll(mpb_client *client, const char *name, unsigned end,
 // Errors: MPB_ENOTOWNER, MPB_ENOENT.
 mpb_err mpb_pipe_close(mpb_client *client, const char *name, unsigned end);
 
+// ---------------------------------------------------------------------
+// Batches: many operations in one request and one reply.  Every request
+// costs a round trip through nng that dwarfs the broker's own work, so
+// a batch of N operations is close to N times cheaper than N calls.
+//
+// Build a batch with the mpb_batch_<op> calls (each adds one operation;
+// nothing is sent), send it with mpb_batch_run, then read each
+// operation's result by its index (0 for the first added).
+//
+// What a batch guarantees:
+//   - Operations run in the order added, each exactly as the single call
+//     would, with its own checks and its own status: one that fails
+//     (MPB_ENOENT, MPB_EEMPTY, ...) does not stop the others.
+//   - Isolated: no other client's request runs between them.
+//   - Not atomic: a failing operation undoes nothing before it.
+//   - Nothing waits: a get of an empty queue is MPB_EEMPTY at once (a
+//     batch has no timeouts; each operation runs as with timeout 0).
+//   - With a durable broker, the batch's changes are on disk (as its
+//     --fsync policy says) before mpb_batch_run returns.
+//   - At most 4096 operations (adding more is MPB_EMSGSIZE), in a
+//     request of at most the broker's --max-frame (4 MiB by default;
+//     MPB_EMSGSIZE from mpb_batch_run, nothing run).  Once the reply
+//     being built exceeds --max-frame (large gets), the operations left
+//     are not run and have the status MPB_EMSGSIZE: run them again in
+//     another batch.
+//
+// Operations offered: queue put and get, dict set, get and incr, list
+// append and pop.  An mpb_batch is used by one thread at a time; it is
+// independent of any client handle and can be run on several.
+
+typedef struct mpb_batch mpb_batch;
+
+// mpb_batch_new returns an empty batch, or NULL when out of memory.
+mpb_batch *mpb_batch_new(void);
+// mpb_batch_free frees batch and its results.  NULL is accepted.
+void mpb_batch_free(mpb_batch *batch);
+// mpb_batch_clear removes every operation and result, to build anew.
+void mpb_batch_clear(mpb_batch *batch);
+// mpb_batch_len is the number of operations added.
+size_t mpb_batch_len(const mpb_batch *batch);
+
+// Adding an operation checks what the single call checks before sending
+// (a NULL or empty name, a value or key that is not one msgpack object:
+// MPB_EINVAL); an operation that fails to be added is not in the batch.
+// Errors besides: MPB_EMSGSIZE (4096 operations already), MPB_ENOMEM.
+//
+// queue.put of value with priority (as mpb_queue_put with timeout 0).
+mpb_err mpb_batch_queue_put(mpb_batch *batch, const char *name,
+    const void *value, size_t len, int64_t priority);
+// queue.get (as mpb_queue_get with timeout 0): mpb_batch_value.
+mpb_err mpb_batch_queue_get(mpb_batch *batch, const char *name);
+// dict.set key to value.
+mpb_err mpb_batch_dict_set(mpb_batch *batch, const char *name,
+    const void *key, size_t klen, const void *value, size_t vlen);
+// dict.get of key: mpb_batch_value.
+mpb_err mpb_batch_dict_get(mpb_batch *batch, const char *name,
+    const void *key, size_t klen);
+// dict.incr of key by delta: the new value by mpb_batch_int.
+mpb_err mpb_batch_dict_incr(mpb_batch *batch, const char *name,
+    const void *key, size_t klen, int64_t delta);
+// list.append of value.
+mpb_err mpb_batch_list_append(mpb_batch *batch, const char *name,
+    const void *value, size_t len);
+// list.pop at index (-1: the last): mpb_batch_value.
+mpb_err mpb_batch_list_pop(mpb_batch *batch, const char *name, int64_t index);
+
+// mpb_batch_run sends every operation of batch in one request and waits
+// for the reply.  MPB_OK when the broker ran the batch: each operation
+// then has its own status.  Otherwise the batch's error, which is also
+// every operation's status: MPB_EMSGSIZE (nothing ran), the connection
+// errors (MPB_ECONNLOST, MPB_ENOREPLY: outcome unknown, any prefix of
+// the batch may have run), MPB_ENOMEM, MPB_EINVAL.  The operations stay
+// in the batch, so it can be run again; the results of a run last until
+// the next run, mpb_batch_clear or mpb_batch_free.
+mpb_err mpb_batch_run(mpb_client *client, mpb_batch *batch);
+
+// mpb_batch_status is the status of operation i in the last run (what
+// the single call would have returned); MPB_EINVAL when there is no
+// operation i or the batch has not run.
+mpb_err mpb_batch_status(const mpb_batch *batch, size_t i);
+// mpb_batch_value points *valuep/*lenp at the value operation i got (a
+// get or a pop), inside the batch: valid until the next run, clear or
+// free; copy it to keep it.  Returns the operation's status when that is
+// an error, and MPB_EINVAL when the operation has no value (a put).
+mpb_err mpb_batch_value(const mpb_batch *batch, size_t i,
+    const void **valuep, size_t *lenp);
+// mpb_batch_int reads the integer result of operation i (an incr, or a
+// get whose value is an integer) into *vp.  Errors as mpb_batch_value;
+// MPB_EVALUE when the result is not an integer.
+mpb_err mpb_batch_int(const mpb_batch *batch, size_t i, int64_t *vp);
+
+// ---------------------------------------------------------------------
+// Asynchronous calls: submit now, get the outcome in a callback, with
+// many requests in flight on one handle (as Pool.apply_async with
+// callback=).  A synchronous call spends a whole round trip of thread
+// hand-offs waiting; async calls overlap them, so one thread can keep
+// hundreds of requests going.
+//
+// Each mpb_async_<op> checks and writes its request exactly as its
+// synchronous twin does, sends it and returns.  MPB_OK means it was
+// accepted: its done function will then be called exactly once, with the
+// outcome -- the error the synchronous call would have returned
+// (MPB_ENOENT, MPB_ETIMEDOUT, ...; MPB_ECONNLOST or MPB_ENOREPLY when the
+// outcome is unknown; MPB_EPROTO).  Any other return means it was not
+// sent and done will not be called: the argument checks (MPB_EINVAL, also
+// for a NULL done), MPB_EFORK, MPB_ENOMEM, MPB_ELIMIT (see the limit
+// below), MPB_ECONNLOST (the handle is being closed).  Arguments are read
+// during the call only.  The broker's timeouts are the synchronous
+// twin's: a get waits up to timeout_ms in the broker, and the library
+// gives up timeout_ms + MPB_REPLY_MARGIN_MS after the send.
+//
+// Order.  Calls in flight together are independent requests: the broker
+// may run them, and callbacks may arrive, in any order.  Submit a call
+// from the previous one's callback when order matters.
+//
+// The done function is called on one of nng's threads, a few of which
+// carry every handle's traffic, so:
+//   - it must not block (no sleeping, no waiting on locks held long);
+//   - it must not make synchronous libmpb calls (they fail with
+//     MPB_ESTATE), mpb_connect (MPB_ESTATE), mpb_async_wait (MPB_ESTATE)
+//     or mpb_close;
+//   - it may submit async calls (at the limit these fail with
+//     MPB_ELIMIT there instead of waiting), and read
+//     mpb_last_error_text(), which in the callback is the broker's text
+//     for err (or "" when err is not from the broker);
+//   - value/len are the op's main result (below), valid only until the
+//     callback returns: copy what you keep.  NULL, 0 when err is not
+//     MPB_OK or the op has no result.
+// Callbacks of different calls may run at the same time on different
+// threads: protect what they share.
+typedef void (*mpb_done_fn)(void *arg, mpb_err err, const void *value, size_t len);
+
+// The default bound on a handle's async calls in flight (submitted, done
+// not yet returned): each holds an nng context, its request and, in the
+// broker, possibly a parked request.
+#define MPB_ASYNC_MAX_INFLIGHT 1024
+
+// mpb_async_set_limit sets that bound (>= 1; else MPB_EINVAL).  A
+// submission at the bound waits until a call completes; from a callback
+// it fails with MPB_ELIMIT instead.  The wait is bounded by the calls in
+// flight: each completes within its own timeouts.
+mpb_err mpb_async_set_limit(mpb_client *client, size_t max_inflight);
+
+// queue.put: no result.  As mpb_queue_put.
+mpb_err mpb_async_queue_put(mpb_client *client, const char *name,
+    const void *value, size_t len, int64_t priority, uint32_t timeout_ms,
+    mpb_done_fn done, void *arg);
+// queue.get: the item's msgpack bytes (its priority is not reported).
+// As mpb_queue_get.
+mpb_err mpb_async_queue_get(mpb_client *client, const char *name,
+    uint32_t timeout_ms, mpb_done_fn done, void *arg);
+// dict.set: no result.  As mpb_dict_set.
+mpb_err mpb_async_dict_set(mpb_client *client, const char *name,
+    const void *key, size_t klen, const void *value, size_t vlen,
+    mpb_done_fn done, void *arg);
+// dict.get: the value.  As mpb_dict_get (MPB_ENOTFOUND: no such key).
+mpb_err mpb_async_dict_get(mpb_client *client, const char *name,
+    const void *key, size_t klen, mpb_done_fn done, void *arg);
+// dict.incr: the new value as its msgpack encoding (an integer; decode
+// it with any msgpack library).  As mpb_dict_incr.
+mpb_err mpb_async_dict_incr(mpb_client *client, const char *name,
+    const void *key, size_t klen, int64_t delta, mpb_done_fn done,
+    void *arg);
+
+// mpb_async_wait waits until every async call on client has completed
+// (its done function has returned), at most timeout_ms (negative: no
+// bound -- every call completes within its own timeouts; 0: just look).
+// Calls submitted meanwhile, by other threads or callbacks, are waited
+// for too.  Errors: MPB_ETIMEDOUT (calls still in flight), MPB_ESTATE
+// (called from a callback), MPB_EINVAL, MPB_EFORK.
+mpb_err mpb_async_wait(mpb_client *client, int timeout_ms);
+
+// mpb_close with async calls in flight fails them: their callbacks get
+// MPB_ECONNLOST (outcome unknown, as for a lost connection) at once, and
+// mpb_close returns once every callback has returned.  fork: a forked
+// child's calls fail with MPB_EFORK, as synchronous ones; the parent's
+// calls in flight are not the child's and never call back in it.
+
 #ifdef __cplusplus
 }
 #endif
