@@ -11,13 +11,15 @@
 
 #define SERVER_NAME "mpbroker 0.1.0"
 
-// PING -> [protocol version, server name]
+// PING -> [protocol version, server name, max frame]: clients learn the
+// frame limit here and refuse bigger requests themselves.
 void
 mpbi_h_ping(mpbi_req *r)
 {
-	mpbi_req_ok(r, 2);
+	mpbi_req_ok(r, 3);
 	mpbi_reply_uint(&r->r_reply, MPBI_PROTOCOL_VERSION);
 	mpbi_reply_str(&r->r_reply, SERVER_NAME, strlen(SERVER_NAME));
+	mpbi_reply_uint(&r->r_reply, mpbi_broker_config(r->r_broker)->max_frame);
 }
 
 // OBJECT.LIST -> [[name, class, kind, size], ...] sorted by name

@@ -33,6 +33,11 @@
 // restart; longer for tcp, where a restart drops connections.
 #define WATCHDOG_IPC_TIMEOUT_MS 500
 #define WATCHDOG_TCP_TIMEOUT_MS 2000
+// What nng reads beyond --max-frame before it refuses a frame unread:
+// the request-id header (4 bytes per hop) and a frame just over the limit,
+// which then gets EMSGSIZE rather than a closed connection.
+#define FRAME_SLACK 1024
+
 // How long shutdown waits for the last replies to leave.
 #define SHUTDOWN_FLUSH_MS 1000
 
@@ -474,10 +479,12 @@ listener_open(mpbi_server *s, listener *ln)
 		nng_listener_close(ln->l);
 		return (rv);
 	}
-	// nng's own cap closes the connection without a reply, so it sits
-	// well above ours: frames between the two get a proper error reply.
-	(void) nng_listener_set_size(
-	    ln->l, NNG_OPT_RECVMAXSZ, 2 * (size_t) s->bcfg.max_frame + 1024);
+	// nng's own cap refuses a bigger frame before reading it whole (and
+	// closes that connection without a reply).  It sits a little above
+	// ours, so a frame just over the limit still gets a proper error
+	// reply; libmpb never sends one (it learns the limit from ping).
+	(void) nng_listener_set_size(ln->l, NNG_OPT_RECVMAXSZ,
+	    (size_t) s->bcfg.max_frame + FRAME_SLACK);
 	if (ln->ipc_path != NULL) {
 		(void) nng_listener_set_int(
 		    ln->l, NNG_OPT_IPC_PERMISSIONS, s->cfg.ipc_mode);

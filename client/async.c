@@ -274,7 +274,7 @@ mpbi_call_submit(mpbi_call *call, mpb_err err, int64_t wait_ms,
 	int         rv;
 
 	if (err == MPB_OK) {
-		err = mpbi_writer_err(&call->w);
+		err = mpbi_call_ready(call);
 	}
 	if (err == MPB_OK && done == NULL) {
 		err = MPB_EINVAL;

@@ -18,6 +18,7 @@
 // from any other process returns MPB_EFORK before it touches nng.
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,7 @@ struct mpb_client {
 	bool            c_open;    // c_sock was opened
 	pid_t           c_pid;     // the process that connected
 	nng_duration    c_conn_ms; // connect timeout; also bounds sends
+	uint64_t        c_max_frame; // the broker's, from ping; 0: unknown
 	pthread_mutex_t c_mtx;     // protects c_free and c_dead
 	client_ctx     *c_free;    // idle contexts
 	client_ctx     *c_dead;    // failed contexts waiting to be closed
@@ -408,12 +410,38 @@ call_once(mpbi_call *call, int64_t wait_ms, nng_msg **againp)
 }
 
 mpb_err
+mpbi_call_ready(mpbi_call *call)
+{
+	mpb_client *c = call->client;
+	mpb_err     err;
+	size_t      len;
+
+	if ((err = mpbi_writer_err(&call->w)) != MPB_OK) {
+		return (err);
+	}
+	// A frame over the broker's limit is refused here rather than sent:
+	// a broker reads at most a little more before it closes the
+	// connection without an answer.
+	len = nng_msg_len(call->req);
+	if (c->c_max_frame != 0 && len > c->c_max_frame) {
+		char text[96];
+		int  n = snprintf(text, sizeof(text),
+		     "request of %zu bytes exceeds the broker's frame limit of "
+		     "%llu",
+		     len, (unsigned long long) c->c_max_frame);
+		error_set(text, n > 0 ? (size_t) n : 0);
+		return (MPB_EMSGSIZE);
+	}
+	return (MPB_OK);
+}
+
+mpb_err
 mpbi_call_run(mpbi_call *call, int64_t wait_ms, size_t nresults)
 {
 	nng_msg *again;
 	mpb_err  err;
 
-	if ((err = mpbi_writer_err(&call->w)) != MPB_OK) {
+	if ((err = mpbi_call_ready(call)) != MPB_OK) {
 		return (err);
 	}
 	// A done function runs on one of nng's few task threads, which
@@ -506,6 +534,11 @@ ping(mpb_client *c, uint32_t *versionp)
 	        version > UINT32_MAX ||
 	        mpbi_span_str(call.f.elem[2], &server, &serverlen) !=
 	            MPB_OK)) {
+		err = MPB_EPROTO;
+	}
+	// Brokers before the frame limit was in ping send two results.
+	if (err == MPB_OK && call.f.nelem > 3 &&
+	    mpbi_span_uint(call.f.elem[3], &c->c_max_frame) != MPB_OK) {
 		err = MPB_EPROTO;
 	}
 	if (err == MPB_OK && versionp != NULL) {

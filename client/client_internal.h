@@ -67,6 +67,11 @@ mpb_err mpbi_call_open(mpbi_call *call, mpb_client *client);
 // well-formed reply.
 mpb_err mpbi_call_run(mpbi_call *call, int64_t wait_ms, size_t nresults);
 
+// mpbi_call_ready: MPB_OK when call's request is complete and within the
+// broker's frame limit (learnt from ping at connect); else the error to
+// return without sending (MPB_ENOMEM, MPB_EMSGSIZE with a message).
+mpb_err mpbi_call_ready(mpbi_call *call);
+
 // mpbi_call_fini frees what the call still holds.
 void mpbi_call_fini(mpbi_call *call);
 

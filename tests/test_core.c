@@ -399,7 +399,7 @@ ping(fx *x, uint32_t sid)
 	if (call_now(x, sid, REQ0(MPBI_OP_PING), &r) != MPB_OK) {
 		return (r.code);
 	}
-	assert_int_equal(r.f.nelem, 3);
+	assert_int_equal(r.f.nelem, 4);
 	assert_int_equal(mpbi_span_uint(r.f.elem[1], &version), MPB_OK);
 	assert_int_equal(version, MPBI_PROTOCOL_VERSION);
 	return (MPB_OK);
@@ -737,15 +737,17 @@ test_ping(void **state)
 	size_t      l;
 
 	assert_int_equal(call_now(x, SID_A, REQ0(MPBI_OP_PING), &r), MPB_OK);
-	assert_int_equal(r.f.nelem, 3);
+	assert_int_equal(r.f.nelem, 4);
 	assert_int_equal(mpbi_span_uint(r.f.elem[1], &version), MPB_OK);
 	assert_int_equal(version, 1);
 	assert_int_equal(mpbi_span_str(r.f.elem[2], &p, &l), MPB_OK);
 	assert_true(l > 9 && memcmp(p, "mpbroker ", 9) == 0);
+	assert_int_equal(mpbi_span_uint(r.f.elem[3], &version), MPB_OK);
+	assert_int_equal(version, x->cfg.max_frame);
 	// The op in any integer encoding, e.g. int8 1.
 	assert_int_equal(
 	    call_now(x, SID_B, req_raw(V(0x91, 0xd0, 0x01)), &r), MPB_OK);
-	assert_int_equal(r.f.nelem, 3);
+	assert_int_equal(r.f.nelem, 4);
 	assert_int_equal(
 	    call_now(x, SID_C, req_raw(V(0x91, 0xcf, 0, 0, 0, 0, 0, 0, 0, 1)),
 	        &r),
