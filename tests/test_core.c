@@ -1407,6 +1407,39 @@ test_parked_getters_arrival_order(void **state)
 	assert_int_equal(mpbi_broker_next_deadline(x->b), MPBI_NO_DEADLINE);
 }
 
+// Thousands of parked getters on one queue, from thousands of sessions:
+// every put serves the oldest, in arrival order, and a timed-out one in
+// the middle is skipped.
+static void
+test_thousands_of_waiters(void **state)
+{
+	enum { N = 5000 };
+	fx *x = *state;
+
+	q_make(x, "many", MPBI_QKIND_FIFO, 0);
+	for (uint32_t i = 0; i < N; i++) {
+		assert_int_equal(
+		    mpbi_broker_session_open(x->b, 1000 + i), MPB_OK);
+		// Waiter 2500 alone has a short timeout.
+		q_park_get(x, 1000 + i, 100000 + i, "many", i == 2500 ? 50 : 60000);
+	}
+	assert_int_equal(mpbi_broker_expire(x->b, T0 + 50), T0 + 60000);
+	assert_int_equal(x->tp.n, 1);
+	assert_int_equal((uintptr_t) x->tp.s[0].token, 100000 + 2500);
+	for (uint32_t i = 0; i < N - 1; i++) {
+		assert_int_equal(put_i(x, "many", i, 0), MPB_OK);
+	}
+	assert_int_equal(x->tp.n, N);
+	for (uint32_t i = 0, w = 0; i < N - 1; i++, w++) {
+		if (w == 2500) {
+			w++;
+		}
+		assert_int_equal((uintptr_t) x->tp.s[1 + i].token, 100000 + w);
+	}
+	expect_info(x, "many", MPBI_QKIND_FIFO, 0, 0, N - 1);
+	assert_int_equal(mpbi_broker_next_deadline(x->b), MPBI_NO_DEADLINE);
+}
+
 static void
 test_parked_get_timeout(void **state)
 {
@@ -2723,6 +2756,7 @@ main(void)
 		T(test_parked_get_handoff),
 		T(test_handoff_priority),
 		T(test_parked_getters_arrival_order),
+		T(test_thousands_of_waiters),
 		T(test_parked_get_timeout),
 		T(test_next_deadline_exact),
 		T(test_parked_put_admitted_fifo),
