@@ -12,7 +12,9 @@
 #
 # For each mode (pinned: every process under `taskset -c 0`; free: no
 # pinning) and each client configuration it runs the four peers back to
-# back, then mpbroker with batches (1 client, -B 64 requests per frame:
+# back (plus, where P > 1, mpbroker through libmpb's asynchronous calls:
+# mpb-bench -A, one handle per client with P calls in flight, labelled
+# mpbroker-async), then mpbroker with batches (-B 64 requests per frame:
 # libmpb's mpb_batch, beside Redis -P 64), then 256 clients at once; then
 # (free mode) priority put+get with
 # 1,000 and 1,000,000 items standing, and the memory per queued item.  It
@@ -20,12 +22,16 @@
 # and the targets marked met or MISSED.
 #
 # usage: bench/compare.sh [-n REQUESTS] [--quick] [--modes "pinned free"]
-#            [--configs "1x1 8x1 1x64 8x8"] [--many N] [--standing N]
-#            [--mem-items N] [--no-memory] [--no-standing] [--batch N]
+#            [--configs "1x1 8x1 1x64 8x8"] [--tests fifo,lifo,priority]
+#            [--many N] [--standing N] [--mem-items N] [--no-memory]
+#            [--no-standing] [--batch N] [--batch-clients "1"] [--no-async]
 #            [--out DIR] [--build DIR]
 #
 # --batch N: requests per batch frame in the batched mpbroker row (default
-# 64, to match Redis -P 64; 0 leaves the row out).
+# 64, to match Redis -P 64; 0 leaves the row out); --batch-clients: the
+# client counts it runs with (default "1").  --no-async leaves out the
+# mpbroker-async rows.  --tests: the queue workloads of the matrix, async
+# and batch rows.
 #
 # Defaults take about 4-5 minutes on 2 vCPUs.  Installs redis-server,
 # libhiredis-dev and python3 with apt-get if (and only if) missing.
@@ -46,9 +52,12 @@ MEM_ITEMS=1000000
 DO_MEM=1
 DO_STANDING=1
 BATCH=64
+BATCH_CLIENTS=1
+ASYNC=1
+TESTS=fifo,lifo,priority
 OUT=
 
-usage() { sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'; }
 
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -62,6 +71,9 @@ while [ $# -gt 0 ]; do
 	--no-memory) DO_MEM=0; shift ;;
 	--no-standing) DO_STANDING=0; shift ;;
 	--batch) BATCH=$2; shift 2 ;;
+	--batch-clients) BATCH_CLIENTS=$2; shift 2 ;;
+	--no-async) ASYNC=0; shift ;;
+	--tests) TESTS=$2; shift 2 ;;
 	--out) OUT=$2; shift 2 ;;
 	--build) BUILD=$2; shift 2 ;;
 	-h|--help) usage; exit 0 ;;
@@ -157,9 +169,13 @@ for mode in $MODES; do
 		P=${cfg#*x}
 		# The workloads every peer has (mpb-bench's dict/list rows have no
 		# peer client yet).
-		common=(-c "$c" -P "$P" -n "$N" -t fifo,lifo,priority)
+		common=(-c "$c" -P "$P" -n "$N" -t "$TESTS")
 		record matrix "$mode" $PIN "$BIN/mpb-bench" "${common[@]}" \
 			--spawn-broker "$BIN/mpbroker"
+		if [ "$ASYNC" = 1 ] && [ "$P" -gt 1 ]; then
+			record async "$mode" $PIN "$BIN/mpb-bench" "${common[@]}" -A \
+				--spawn-broker "$BIN/mpbroker" --label mpbroker-async
+		fi
 		record matrix "$mode" $PIN "$BIN/mpb-bench" "${common[@]}" --target echo \
 			--spawn-broker "$BIN/mpb-echo-server"
 		record matrix "$mode" $PIN "$BIN/mpb-redis-bench" "${common[@]}" \
@@ -167,9 +183,11 @@ for mode in $MODES; do
 		record matrix "$mode" $PIN $PY "$ROOT/bench/mp_manager_bench.py" "${common[@]}"
 	done
 	if [ "$BATCH" -gt 0 ]; then
-		record batch "$mode" $PIN "$BIN/mpb-bench" -c 1 -B "$BATCH" -n "$N" \
-			-t fifo,lifo,priority --spawn-broker "$BIN/mpbroker" \
-			--label "mpbroker-B$BATCH"
+		for bc in $BATCH_CLIENTS; do
+			record batch "$mode" $PIN "$BIN/mpb-bench" -c "$bc" -B "$BATCH" -n "$N" \
+				-t "$TESTS" --spawn-broker "$BIN/mpbroker" \
+				--label "mpbroker-B$BATCH"
+		done
 	fi
 	if [ "$MANY" -gt 0 ]; then
 		record many "$mode" $PIN "$BIN/mpb-bench" -c "$MANY" -n "$N" -t fifo \

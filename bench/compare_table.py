@@ -2,8 +2,8 @@
 """compare_table.py RESULTS.csv -- the table bench/compare.sh prints.
 
 RESULTS.csv has the columns of mpb-bench --csv with a first column "mode"
-("pinned", "free", ...) and optionally "test" ("matrix", "batch", "many",
-"standing", "memory").  Prints, per mode, one row per workload and client
+("pinned", "free", ...) and optionally "test" ("matrix", "async", "batch",
+"many", "standing", "memory").  Prints, per mode, one row per workload and client
 configuration with each peer's ops/s and mpbroker's ratio to each, then
 the extra tests and the issue's targets, each marked met or MISSED.
 """
@@ -91,17 +91,19 @@ def main():
             if parts:
                 targets.append((ok, "sync put+get, %d client(s), %s: >= 0.9x nng echo floor: %s"
                                 % (c, mode, ", ".join(parts))))
-    # Target 2: -P 64 at least Redis for fifo and priority.
+    # Target 2: -P 64 at least Redis for fifo and priority (1 and 8 clients).
     for mode in modes:
-        parts, ok = [], True
-        for wl in ("fifo", "priority"):
-            a, b = get(mode, wl, 1, 64, "mpbroker"), get(mode, wl, 1, 64, "redis")
-            if a is None or not b:
-                continue
-            parts.append("%s %.0f vs %.0f ops/s = %.2fx" % (wl, a, b, a / b))
-            ok = ok and a >= b
-        if parts:
-            targets.append((ok, "-P 64 (1 client), %s: >= Redis: %s" % (mode, "; ".join(parts))))
+        for c in (1, 8):
+            parts, ok = [], True
+            for wl in ("fifo", "priority"):
+                a, b = get(mode, wl, c, 64, "mpbroker"), get(mode, wl, c, 64, "redis")
+                if a is None or not b:
+                    continue
+                parts.append("%s %.0f vs %.0f ops/s = %.2fx" % (wl, a, b, a / b))
+                ok = ok and a >= b
+            if parts:
+                targets.append((ok, "-P 64 threads (%d client(s)), %s: >= Redis: %s"
+                                % (c, mode, "; ".join(parts))))
     # Target 3: >= 3x Python Manager with >= 8 in flight.
     for mode in modes:
         parts, ok = [], True
@@ -115,33 +117,71 @@ def main():
             targets.append((ok, ">= 3x Python Manager with >= 8 in flight, %s: %s"
                             % (mode, ", ".join(parts))))
 
-    # Batches: one client, B requests per frame (peer "mpbroker-B<B>"),
-    # beside the 1-client, 64-in-flight row of the same mode.
+    # Asynchronous calls (peer "mpbroker-async"): one handle per client,
+    # P calls in flight, beside the peers at the same clients x P, and the
+    # thread-based mpbroker row there.
+    asy = [r for r in rows if r.get("test") == "async"]
+    if asy:
+        out.append("")
+        out.append("== async: mpbroker, one handle per client with P calls in flight "
+                   "(mpb_async_*); peers and mpbroker threads at the same c x P ==")
+        out.append("%-7s %-9s %3s %3s | %9s %15s | %9s %9s %9s %9s | %9s %9s %7s | %s" % (
+            "mode", "workload", "c", "P", "async", "p50/p99 us", "mpb thr", "echo",
+            "redis", "py-mgr", "vs thr", "mpb/redis", "mpb/py", "errors"))
+        for r in asy:
+            a = num(r["ops_per_s"])
+            c, p = int(r["clients"]), int(r["inflight"])
+            peer = {q: get(r["mode"], r["workload"], c, p, q) for q in PEERS}
+
+            def vs(q):
+                return "%.2fx" % (a / peer[q]) if peer[q] else "-"
+
+            def cell(q):
+                return "%9.0f" % peer[q] if peer[q] else "%9s" % "-"
+            out.append("%-7s %-9s %3d %3d | %9.0f %6.0f/%-8.0f | %s %s %s %s | %9s %9s %7s | %s"
+                       % (r["mode"], r["workload"], c, p, a, num(r["p50_us"]),
+                          num(r["p99_us"]), cell("mpbroker"), cell("nng-echo"), cell("redis"),
+                          cell("py-manager"), vs("mpbroker"), vs("redis"), vs("py-manager"),
+                          r["errors"]))
+            errs = int(num(r["errors"]))
+            if p == 64 and r["workload"] in ("fifo", "priority") and peer["redis"]:
+                targets.append((a >= peer["redis"] and errs == 0,
+                                "mpbroker-async -P 64 (%d client(s)), %s, %s: >= Redis -P 64: "
+                                "%.0f vs %.0f ops/s = %.2fx" % (c, r["mode"], r["workload"], a,
+                                                                peer["redis"], a / peer["redis"])))
+            if c * p >= 8 and peer["py-manager"]:
+                targets.append((a >= 3 * peer["py-manager"] and errs == 0,
+                                "mpbroker-async c%d P%d, %s, %s: >= 3x Python Manager: %.2fx"
+                                % (c, p, r["mode"], r["workload"], a / peer["py-manager"])))
+
+    # Batches: B requests per frame (peer "mpbroker-B<B>"), beside the
+    # same number of clients x 64 in flight of the same mode.
     batch = [r for r in rows if r.get("test") == "batch"]
     if batch:
         out.append("")
-        out.append("== batches: mpbroker, 1 client, requests per frame as named; "
-                   "peers at 1 client x 64 in flight ==")
-        out.append("%-7s %-9s %-13s | %9s %15s | %9s %9s %9s | %9s %7s | %s" % (
-            "mode", "workload", "peer", "ops/s", "p50/p99 us/frm", "echo P64",
+        out.append("== batches: mpbroker, requests per frame as named; "
+                   "peers at the same clients x 64 in flight ==")
+        out.append("%-7s %-9s %3s %-13s | %9s %15s | %9s %9s %9s | %9s %7s | %s" % (
+            "mode", "workload", "c", "peer", "ops/s", "p50/p99 us/frm", "echo P64",
             "redis P64", "py P64", "mpb/redis", "mpb/py", "errors"))
         for r in batch:
             a = num(r["ops_per_s"])
-            peer = {p: get(r["mode"], r["workload"], 1, 64, p) for p in PEERS}
+            c = int(r["clients"])
+            peer = {p: get(r["mode"], r["workload"], c, 64, p) for p in PEERS}
 
             def vs(p):
                 return "%.2fx" % (a / peer[p]) if peer[p] else "-"
 
             def cell(p):
                 return "%9.0f" % peer[p] if peer[p] else "%9s" % "-"
-            out.append("%-7s %-9s %-13s | %9.0f %6.0f/%-8.0f | %s %s %s | %9s %7s | %s" % (
-                r["mode"], r["workload"], r["peer"], a, num(r["p50_us"]), num(r["p99_us"]),
+            out.append("%-7s %-9s %3d %-13s | %9.0f %6.0f/%-8.0f | %s %s %s | %9s %7s | %s" % (
+                r["mode"], r["workload"], c, r["peer"], a, num(r["p50_us"]), num(r["p99_us"]),
                 cell("nng-echo"), cell("redis"), cell("py-manager"), vs("redis"),
                 vs("py-manager"), r["errors"]))
             if r["workload"] in ("fifo", "priority") and peer["redis"]:
                 targets.append((a >= peer["redis"] and int(num(r["errors"])) == 0,
-                                "%s (1 client), %s, %s: >= Redis -P 64: %.0f vs %.0f ops/s "
-                                "= %.2fx" % (r["peer"], r["mode"], r["workload"], a,
+                                "%s (%d client(s)), %s, %s: >= Redis -P 64: %.0f vs %.0f ops/s "
+                                "= %.2fx" % (r["peer"], c, r["mode"], r["workload"], a,
                                              peer["redis"], a / peer["redis"])))
 
     # 256 clients.

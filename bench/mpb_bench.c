@@ -7,6 +7,9 @@
 // its own nng context).  Each thread runs its share of -n synchronously.
 // -B N sends the same requests N to a frame through libmpb's batches
 // (mpb_batch_*): each thread then has one batch of N requests in flight.
+// -A (async) uses no threads: each client process submits through libmpb's
+// asynchronous calls (mpb_async_*) on its one handle, up to -P in flight
+// (mpb_async_set_limit), latency from submission to callback.
 //
 // --target echo sends the same request frames, through the same client
 // path as libmpb (req0, resend off, one nng context per call in flight),
@@ -51,6 +54,7 @@ typedef struct bcfg {
 	int             clients;
 	int             inflight;
 	int             batch; // requests per batch frame; 0: no batches
+	bool            async; // -A: mpb_async_* on one handle, -P in flight
 	int             payload;
 	long long       nreq;
 	long long       prefill;
@@ -439,6 +443,172 @@ batch_loop(thr *t)
 }
 #endif // MPB_BENCH_BATCH
 
+#ifdef MPB_BENCH_ASYNC
+// ---------------------------------------------------------------------
+// Asynchronous calls (-A): one handle per client process, one submitting
+// thread, up to -P calls in flight.  Queue workloads only: the requests
+// alternate put, get, put, get, ... and, since calls in flight may run in
+// any order, the queue holds -P extra items per client from the set-up
+// on (async_standing): a get then always finds an item (gets submitted <=
+// puts submitted, and at most P - 1 of those puts are still in flight), so
+// an EEMPTY is an error, as in the synchronous mode.
+
+typedef struct aslot {
+	struct actx *a;
+	uint64_t     start; // now_ns() just before the submission
+	bool         get;
+	int          next; // free list
+} aslot;
+
+typedef struct actx {
+	const bcfg     *cfg;
+	pthread_mutex_t mu; // guards everything below, and r
+	pthread_cond_t  cv; // a slot became free
+	int             inflight;
+	int             freeh;
+	aslot          *slots; // -P of them
+	wresult        *r;
+} actx;
+
+// Runs on an nng thread: records and frees the slot, never blocks long.
+static void
+async_done(void *arg, mpb_err err, const void *value, size_t len)
+{
+	aslot      *s   = arg;
+	actx       *a   = s->a;
+	uint64_t    el  = now_ns() - s->start;
+	const char *txt = err != MPB_OK ? mpb_last_error_text() : "";
+
+	(void) value;
+	pthread_mutex_lock(&a->mu);
+	hist_add(&a->r->h, el);
+	if (err != MPB_OK) {
+		wresult_error(a->r, "async %s: %s%s%s", s->get ? "get" : "put",
+		    mpb_strerror(err), txt[0] ? ": " : "", txt);
+	} else {
+		a->r->ops++;
+		if (s->get && len != a->cfg->vlen) {
+			wresult_error(a->r, "async get returned %zu bytes, expected %zu",
+			    len, a->cfg->vlen);
+		}
+	}
+	s->next  = a->freeh;
+	a->freeh = (int) (s - a->slots);
+	a->inflight--;
+	pthread_cond_signal(&a->cv);
+	pthread_mutex_unlock(&a->mu);
+}
+
+static long long
+async_standing(const bcfg *c)
+{
+	return (c->async ? (long long) c->clients * c->inflight : 0);
+}
+
+// Submits t->units put+get steps (2 requests each) on t->c, at most -P in
+// flight, and waits for every callback.  a lives until after mpb_close.
+static void
+async_run(thr *t, actx *a)
+{
+	const bcfg        *c   = t->cfg;
+	int                P   = c->inflight;
+	long long          n   = t->units * c->wl->reqs;
+	pthread_condattr_t ca;
+	mpb_err            rv;
+	int64_t            wait_ms;
+
+	a->cfg   = c;
+	a->r     = &t->r;
+	a->slots = calloc((size_t) P, sizeof(*a->slots));
+	if (a->slots == NULL) {
+		wresult_error(&t->r, "out of memory");
+		return;
+	}
+	for (int i = 0; i < P; i++) {
+		a->slots[i].a    = a;
+		a->slots[i].next = i + 1 < P ? i + 1 : -1;
+	}
+	a->freeh = 0;
+	pthread_mutex_init(&a->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); // now_ns's clock
+	pthread_cond_init(&a->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	if ((rv = mpb_async_set_limit(t->c, (size_t) P)) != MPB_OK) {
+		wresult_error(&t->r, "mpb_async_set_limit: %s", mpb_strerror(rv));
+		return;
+	}
+	for (long long i = 0; i < n; i++) {
+		aslot *s;
+		bool   stop = false;
+
+		pthread_mutex_lock(&a->mu);
+		while (a->inflight >= P) {
+			// Every call completes within its own timeouts; the
+			// deadline plus 10 s bounds this wait anyway.
+			uint64_t        d  = c->deadline_ns + 10000000000ull;
+			struct timespec ts = { (time_t) (d / 1000000000ull),
+				(long) (d % 1000000000ull) };
+			if (pthread_cond_timedwait(&a->cv, &a->mu, &ts) == ETIMEDOUT) {
+				break;
+			}
+		}
+		if (a->inflight >= P) {
+			wresult_error(&t->r, "time limit (--timeout) reached with %d "
+			    "calls in flight", a->inflight);
+			stop = true;
+		} else if ((i & 7) == 0 && now_ns() > c->deadline_ns) {
+			wresult_error(&t->r, "time limit (--timeout) reached");
+			stop = true;
+		} else if (t->r.errors >= 100) {
+			stop = true; // it will not get better
+		}
+		if (stop) {
+			pthread_mutex_unlock(&a->mu);
+			break;
+		}
+		s        = &a->slots[a->freeh];
+		a->freeh = s->next;
+		a->inflight++;
+		pthread_mutex_unlock(&a->mu);
+
+		s->get   = c->wl->reqs == 2 && (i & 1) == 1;
+		s->start = now_ns();
+		if (s->get) {
+			rv = mpb_async_queue_get(t->c, c->name, 0, async_done, s);
+		} else {
+			rv = mpb_async_queue_put(t->c, c->name, c->value, c->vlen,
+			    rand_prio(t), 0, async_done, s);
+		}
+		if (rv != MPB_OK) { // not sent: no callback
+			const char *txt = mpb_last_error_text();
+			pthread_mutex_lock(&a->mu);
+			wresult_error(&t->r, "async %s not sent: %s%s%s",
+			    s->get ? "get" : "put", mpb_strerror(rv),
+			    txt[0] ? ": " : "", txt);
+			s->next  = a->freeh;
+			a->freeh = (int) (s - a->slots);
+			a->inflight--;
+			pthread_mutex_unlock(&a->mu);
+		}
+	}
+	wait_ms = ((int64_t) c->deadline_ns - (int64_t) now_ns()) / 1000000 + 10000;
+	if ((rv = mpb_async_wait(t->c, (int) (wait_ms < 1000 ? 1000 : wait_ms))) != MPB_OK) {
+		pthread_mutex_lock(&a->mu);
+		wresult_error(&t->r, "mpb_async_wait: %s (%d calls in flight)",
+		    mpb_strerror(rv), a->inflight);
+		pthread_mutex_unlock(&a->mu);
+	}
+}
+#else
+static long long
+async_standing(const bcfg *c)
+{
+	(void) c;
+	return (0);
+}
+#endif // MPB_BENCH_ASYNC
+
 // ---------------------------------------------------------------------
 // The echo target: libmpb's request frames, libmpb's way of sending them.
 
@@ -673,6 +843,43 @@ client_main(hw_ctx *hw, int idx, void *arg, wresult *r)
 		}
 		// Fall through: prefill with this process's threads.
 	}
+
+#ifdef MPB_BENCH_ASYNC
+	if (c->async && c->tgt == T_MPB && !c->fill && !c->setup_only) {
+		// -A: no threads; this one submits, nng's threads call back.
+		actx *a = calloc(1, sizeof(*a));
+		thr  *t = calloc(1, sizeof(*t));
+
+		if (a == NULL || t == NULL) {
+			wresult_error(r, "out of memory");
+			hw_ready(hw);
+			hw_done(hw, r);
+			mpb_close(cl);
+			return (0);
+		}
+		t->cfg   = c;
+		t->c     = cl;
+		t->units = c->units / c->clients + (idx < c->units % c->clients ? 1 : 0);
+		t->gidx  = idx;
+		t->rng   = now_ns() ^ ((uint64_t) getpid() << 20);
+		hw_ready(hw);
+		r->t0 = now_ns();
+		async_run(t, a);
+		r->t1 = now_ns();
+		pthread_mutex_lock(&a->mu); // a late callback (wait timed out)
+		r->ops    = t->r.ops;
+		r->errors = t->r.errors;
+		memcpy(r->err, t->r.err, sizeof(r->err));
+		hist_merge(&r->h, &t->r.h);
+		pthread_mutex_unlock(&a->mu);
+		hw_done(hw, r);
+		mpb_close(cl); // fails and waits for any call still in flight
+		free(a->slots);
+		free(a);
+		free(t);
+		return (0);
+	}
+#endif
 
 	ts   = calloc((size_t) nt, sizeof(*ts));
 	tids = calloc((size_t) nt, sizeof(*tids));
@@ -975,7 +1182,7 @@ run_workload(bcfg *c)
 	hk.pid = c->broker_pid;
 	if (c->tgt == T_MPB) {
 		bcfg sc  = *c;
-		sc.prefill = mem ? 0 : c->prefill;
+		sc.prefill = mem ? 0 : c->prefill + async_standing(c);
 		if (run_step(&sc, true, step) != 0) {
 			fprintf(stderr, "mpb-bench: %s: set-up failed: %s\n", c->wl->name, step->err);
 			exit(1);
@@ -992,7 +1199,7 @@ run_workload(bcfg *c)
 	errors = r->errors;
 	if (c->tgt == T_MPB) {
 		bcfg sc     = *c;
-		sc.prefill = mem ? c->memory_items : c->prefill;
+		sc.prefill = mem ? c->memory_items : c->prefill + async_standing(c);
 		if (run_step(&sc, false, step) != 0) {
 			errors += step->errors;
 			snprintf(note, sizeof(note), "check: %s", step->err);
@@ -1008,7 +1215,7 @@ run_workload(bcfg *c)
 	out.clients  = c->clients;
 	out.inflight = c->inflight;
 	out.payload  = c->payload;
-	out.prefill  = mem ? c->memory_items : c->prefill;
+	out.prefill  = mem ? c->memory_items : c->prefill + async_standing(c);
 	out.errors   = errors;
 	out.rss_kb   = hk.after_kb;
 	out.bytes_per_item = -1;
@@ -1086,6 +1293,11 @@ usage(FILE *f)
 	    "  -B, --batch N          N requests per frame through libmpb's batches (each\n"
 	    "                         -P thread sends one batch at a time); latency is then\n"
 	    "                         per batch frame (default: no batches)\n"
+	    "  -A, --async            no threads: each client process keeps up to -P\n"
+	    "                         calls in flight on its one handle through libmpb's\n"
+	    "                         asynchronous calls (mpb_async_*); queue workloads\n"
+	    "                         only, with -P items per client standing extra;\n"
+	    "                         latency from submission to callback\n"
 	    "      --prefill N        items standing in the queue during the run (default 0)\n"
 	    "  -t, --tests LIST       workloads, comma-separated (default: all); -t help lists them\n"
 	    "      --target T         mpb (default) or echo: the same frames to mpb-echo-server\n"
@@ -1120,6 +1332,7 @@ main(int argc, char **argv)
 		{ "data-size", required_argument, NULL, 'd' },
 		{ "pipeline", required_argument, NULL, 'P' },
 		{ "batch", required_argument, NULL, 'B' },
+		{ "async", no_argument, NULL, 'A' },
 		{ "tests", required_argument, NULL, 't' },
 		{ "prefill", required_argument, NULL, O_PREFILL },
 		{ "target", required_argument, NULL, O_TARGET },
@@ -1153,7 +1366,7 @@ main(int argc, char **argv)
 	if (c.url != NULL && c.url[0] == '\0') {
 		c.url = NULL;
 	}
-	while ((o = getopt_long(argc, argv, "u:c:n:d:P:B:t:h", longopts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "u:c:n:d:P:B:At:h", longopts, NULL)) != -1) {
 		switch (o) {
 		case 'u': c.url = optarg; break;
 		case 'c': c.clients = (int) parse_ll("-c", optarg, 1, 4096); break;
@@ -1161,6 +1374,7 @@ main(int argc, char **argv)
 		case 'd': c.payload = (int) parse_ll("-d", optarg, 1, MAX_VALUE); break;
 		case 'P': c.inflight = (int) parse_ll("-P", optarg, 1, 1024); break;
 		case 'B': c.batch = (int) parse_ll("-B", optarg, 1, 4096); break;
+		case 'A': c.async = true; break;
 		case 't': tests = optarg; break;
 		case O_PREFILL: c.prefill = parse_ll("--prefill", optarg, 0, 100000000); break;
 		case O_TARGET:
@@ -1232,6 +1446,16 @@ main(int argc, char **argv)
 		return (2);
 	}
 #endif
+#ifndef MPB_BENCH_ASYNC
+	if (c.async) {
+		fprintf(stderr, "mpb-bench: -A needs mpb_async_* in mpb.h\n");
+		return (2);
+	}
+#endif
+	if (c.async && (c.tgt == T_ECHO || c.batch > 0 || c.memory_items > 0)) {
+		fprintf(stderr, "mpb-bench: -A goes with neither --target echo, -B nor --memory\n");
+		return (2);
+	}
 	if (c.batch > 0 && c.tgt == T_ECHO) {
 		fprintf(stderr, "mpb-bench: the echo target has no batches: no -B\n");
 		return (2);
@@ -1259,6 +1483,11 @@ main(int argc, char **argv)
 	for (size_t i = 0; i < nsel; i++) {
 		c.wl = sel[i];
 		if (c.tgt == T_ECHO && c.wl->echo_step == NULL) {
+			continue;
+		}
+		if (c.async && c.wl->qkind < 0) {
+			fprintf(stderr, "mpb-bench: -A: no asynchronous form of %s, left out\n",
+			    c.wl->name);
 			continue;
 		}
 		errors += run_workload(&c);
