@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "server.h"
 
@@ -156,6 +157,58 @@ parse_size(const char *opt, const char *s)
 	return ((uint64_t) v << shift);
 }
 
+// The listener watchdog runs on its own thread, so that a probe stuck in
+// nng (nng_close can wait on nng's reaper) never keeps the main thread
+// from answering a stop signal.
+#define STOP_JOIN_S 5
+// A stop that has not finished by then is stuck in nng: exit anyway.
+#define STOP_DEADLINE_S 20
+
+static pthread_mutex_t watchdog_mtx = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t  watchdog_cv  = PTHREAD_COND_INITIALIZER;
+static bool            watchdog_done;
+
+static void *
+watchdog_main(void *arg)
+{
+	mpbi_server *srv = arg;
+
+	pthread_mutex_lock(&watchdog_mtx);
+	while (!watchdog_done) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 1;
+		(void) pthread_cond_timedwait(&watchdog_cv, &watchdog_mtx, &until);
+		if (watchdog_done) {
+			break;
+		}
+		pthread_mutex_unlock(&watchdog_mtx);
+		mpbi_server_watchdog(srv);
+		pthread_mutex_lock(&watchdog_mtx);
+	}
+	pthread_mutex_unlock(&watchdog_mtx);
+	return (NULL);
+}
+
+static void
+watchdog_stop(void)
+{
+	pthread_mutex_lock(&watchdog_mtx);
+	watchdog_done = true;
+	pthread_cond_signal(&watchdog_cv);
+	pthread_mutex_unlock(&watchdog_mtx);
+}
+
+static void *
+deadline_main(void *arg)
+{
+	(void) arg;
+	sleep(STOP_DEADLINE_S);
+	mpbi_log("stop did not finish in %d s (stuck in nng); exiting",
+	    STOP_DEADLINE_S);
+	_exit(1);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -204,6 +257,8 @@ main(int argc, char **argv)
 	mpbi_server_config scfg = { 0 };
 	mpbi_server       *srv;
 	sigset_t           sigs;
+	pthread_t          watchdog;
+	pthread_t          deadline;
 	int                c;
 	mpb_err            rv;
 	const char        *auth_file = NULL;
@@ -334,7 +389,7 @@ main(int argc, char **argv)
 	}
 
 	// Block the stop signals before nng starts its threads (they inherit
-	// the mask), so only sigtimedwait below ever sees them.
+	// the mask), so only sigwaitinfo below ever sees them.
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);
@@ -347,15 +402,33 @@ main(int argc, char **argv)
 	}
 	mpbi_log("ready (protocol %d, max frame %u bytes)", MPBI_PROTOCOL_VERSION,
 	    (unsigned) cfg.max_frame);
+	if (pthread_create(&watchdog, NULL, watchdog_main, srv) != 0) {
+		mpbi_log("cannot start the listener watchdog");
+		mpbi_server_stop(srv);
+		return (1);
+	}
 	for (;;) {
-		struct timespec one_second = { 1, 0 };
-		int             sig        = sigtimedwait(&sigs, NULL, &one_second);
+		int sig = sigwaitinfo(&sigs, NULL);
 
 		if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP) {
 			mpbi_log("stopping on signal %d", sig);
 			break;
 		}
-		mpbi_server_watchdog(srv);
+	}
+	// Whatever happens in nng from here on, the broker exits.
+	(void) pthread_create(&deadline, NULL, deadline_main, NULL);
+	watchdog_stop();
+	{
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += STOP_JOIN_S;
+		if (pthread_timedjoin_np(watchdog, NULL, &until) != 0) {
+			// Stuck inside nng (a close waiting on its reaper):
+			// freeing the server under it is not safe.
+			mpbi_log("the listener watchdog is stuck in nng; exiting "
+			         "without a clean stop");
+			_exit(1);
+		}
 	}
 	mpbi_server_stop(srv);
 	mpbi_log("stopped");
