@@ -462,8 +462,14 @@ take_next(mpbi_broker *b, mpbi_queue *q, mpbi_session *sess,
 	q_lease   *l;
 
 	if (lease_ms == 0) {
-		log_pop(b, q);
 		reply_got(rep, it->it_data, it->it_len, prio);
+		if (mpbi_writer_err(&rep->rp_w) != MPB_OK) {
+			// No memory for the reply (it becomes ENOMEM): the
+			// item must not go with it.
+			(void) q->q_ops->qo_requeue(q, it, prio, seq);
+			return;
+		}
+		log_pop(b, q);
 		mpbi_item_destroy(it);
 	} else if (lease_new(b, q, sess, it, prio, seq, q->q_next_delivery,
 	               lease_ms, &l) != MPB_OK) {
@@ -878,10 +884,20 @@ mpbi_h_qput(mpbi_req *r)
 		// changes in the queue, so nothing is logged.
 		reply_got(&rep, value.ptr, value.len,
 		    q->q_ops->qo_kind == MPBI_QKIND_PRIORITY ? prio : 0);
-		mpbi_waiter_finish(r->r_broker, w, &rep);
-		q->q_unfinished++;
-		mpbi_req_ok(r, 0);
-		return;
+		if (mpbi_writer_err(&rep.rp_w) == MPB_OK) {
+			mpbi_waiter_finish(r->r_broker, w, &rep);
+			q->q_unfinished++;
+			mpbi_req_ok(r, 0);
+			return;
+		}
+		// No memory for the getter's reply: the getter goes on
+		// waiting and the item is stored instead, so it is not lost.
+		{
+			nng_msg *m = mpbi_reply_take(&rep);
+			if (m != NULL) {
+				nng_msg_free(m);
+			}
+		}
 	}
 	if (!queue_is_full(q)) {
 		if ((rv = queue_push_copy(q, value.ptr, value.len, prio)) != MPB_OK) {

@@ -371,6 +371,22 @@ call(fx *x, uint32_t sid, uintptr_t token, nng_msg *req, reply *rp)
 	return (oc);
 }
 
+// Out-of-memory injection: the next fail_appends calls of nng_msg_append
+// (how every reply is built) fail.  Linked with --wrap=nng_msg_append.
+static int fail_appends;
+int        __real_nng_msg_append(nng_msg *m, const void *p, size_t n);
+int        __wrap_nng_msg_append(nng_msg *m, const void *p, size_t n);
+
+int
+__wrap_nng_msg_append(nng_msg *m, const void *p, size_t n)
+{
+	if (fail_appends > 0) {
+		fail_appends--;
+		return (NNG_ENOMEM);
+	}
+	return (__real_nng_msg_append(m, p, n));
+}
+
 // A request that must be answered at once: returns its code.
 static mpb_err
 call_now(fx *x, uint32_t sid, nng_msg *req, reply *rp)
@@ -1405,6 +1421,48 @@ test_parked_getters_arrival_order(void **state)
 	assert_int_equal(x->tp.n, 4);
 	expect_info(x, "q", MPBI_QKIND_PRIORITY, 1, 0, 5);
 	assert_int_equal(mpbi_broker_next_deadline(x->b), MPBI_NO_DEADLINE);
+}
+
+// No memory for a get's reply: the reply says ENOMEM, and the item it
+// would have carried stays first in the queue.
+static void
+test_get_reply_oom_keeps_item(void **state)
+{
+	fx      *x = *state;
+	nng_msg *req;
+	reply    r;
+
+	q_make(x, "oom", MPBI_QKIND_FIFO, 0);
+	assert_int_equal(put_i(x, "oom", 1, 0), MPB_OK);
+	assert_int_equal(put_i(x, "oom", 2, 0), MPB_OK);
+	req          = REQ(MPBI_OP_Q_GET, S("oom"), U(0));
+	fail_appends = 1;
+	assert_int_equal(call(x, SID_A, NO_TOKEN, req, &r), MPBI_REPLY);
+	assert_int_equal(r.code, MPB_ENOMEM);
+	expect_get_i(x, "oom", 1, 0);
+	expect_get_i(x, "oom", 2, 0);
+}
+
+// No memory for a parked getter's reply when a put hands over: the put
+// still stores the item, and the getter gets it once a reply can be made.
+static void
+test_handoff_reply_oom_keeps_item(void **state)
+{
+	fx      *x = *state;
+	nng_msg *req;
+	reply    r;
+	ival     v = ival_of(7);
+
+	q_make(x, "oom", MPBI_QKIND_FIFO, 0);
+	q_park_get(x, SID_B, 9, "oom", 60000);
+	req = REQ(MPBI_OP_Q_PUT, S("oom"), RAWP(v.b, sizeof(v.b)), I(0), U(0));
+	fail_appends = 1;
+	assert_int_equal(call(x, SID_A, NO_TOKEN, req, &r), MPBI_REPLY);
+	assert_int_equal(r.code, MPB_OK);
+	// The item went through the queue to the getter, exactly once.
+	assert_int_equal(x->tp.n, 1);
+	expect_sent_got_i(x, 0, 9, 7, 0);
+	expect_info(x, "oom", MPBI_QKIND_FIFO, 0, 0, 1);
 }
 
 // Thousands of parked getters on one queue, from thousands of sessions:
@@ -2757,6 +2815,8 @@ main(void)
 		T(test_handoff_priority),
 		T(test_parked_getters_arrival_order),
 		T(test_thousands_of_waiters),
+		T(test_get_reply_oom_keeps_item),
+		T(test_handoff_reply_oom_keeps_item),
 		T(test_parked_get_timeout),
 		T(test_next_deadline_exact),
 		T(test_parked_put_admitted_fifo),

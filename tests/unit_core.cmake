@@ -2,3 +2,5 @@
 # network (broker/core.c and the queue handlers behind it).
 mpb_test(test_frame test_frame.c LIBS mpb_core)
 mpb_test(test_core test_core.c LIBS mpb_core)
+# Out-of-memory injection for reply building (see test_core.c).
+target_link_options(test_core PRIVATE "LINKER:--wrap=nng_msg_append")
