@@ -534,3 +534,17 @@ parse_ll(const char *opt, const char *s, long long lo, long long hi)
 	}
 	return (v);
 }
+
+void
+hw_rss_ready(void *arg)
+{
+	hw_rss *h    = arg;
+	h->before_kb = proc_rss_kb(h->pid, NULL);
+}
+
+void
+hw_rss_done(void *arg)
+{
+	hw_rss *h   = arg;
+	h->after_kb = proc_rss_kb(h->pid, NULL);
+}

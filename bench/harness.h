@@ -83,6 +83,16 @@ int hw_run_clients(const hw_run *run, wresult *total);
 // unknown.
 long proc_rss_kb(pid_t pid, long *hwm_kb);
 
+// Broker (or Redis) RSS around a run: pass hw_rss_ready/hw_rss_done as
+// hw_run's on_ready/on_done with a hw_rss as hook_arg.
+typedef struct hw_rss {
+	pid_t pid;
+	long  before_kb; // all clients connected, before go
+	long  after_kb;  // all results in, clients still connected
+} hw_rss;
+void hw_rss_ready(void *arg);
+void hw_rss_done(void *arg);
+
 // Output: one row per measurement, the same columns from every tool in
 // bench/, so compare.sh can put them side by side.
 typedef enum out_fmt { OUT_TEXT, OUT_CSV, OUT_JSON } out_fmt;

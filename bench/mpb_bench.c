@@ -1107,26 +1107,6 @@ broker_start(bcfg *c)
 // ---------------------------------------------------------------------
 // Runs
 
-typedef struct rss_hook {
-	pid_t pid;
-	long  before_kb; // all clients connected, before go
-	long  after_kb;  // all results in, clients still connected
-} rss_hook;
-
-static void
-hook_ready(void *arg)
-{
-	rss_hook *h = arg;
-	h->before_kb = proc_rss_kb(h->pid, NULL);
-}
-
-static void
-hook_done(void *arg)
-{
-	rss_hook *h = arg;
-	h->after_kb = proc_rss_kb(h->pid, NULL);
-}
-
 // A one-process step (set-up with prefill, or the check); 0 if it went well.
 static int
 run_step(bcfg *c, bool setup, wresult *r)
@@ -1162,10 +1142,10 @@ run_workload(bcfg *c)
 {
 	wresult *r    = calloc(1, sizeof(*r));
 	wresult *step = calloc(1, sizeof(*step));
-	rss_hook hk   = { .pid = c->broker_pid, .before_kb = -1, .after_kb = -1 };
+	hw_rss hk   = { .pid = c->broker_pid, .before_kb = -1, .after_kb = -1 };
 	hw_run   run  = { .nclients = c->clients, .timeout_s = c->timeout_s + 30,
-		   .worker = client_main, .arg = c, .on_ready = hook_ready,
-		   .on_done = hook_done, .hook_arg = &hk };
+		   .worker = client_main, .arg = c, .on_ready = hw_rss_ready,
+		   .on_done = hw_rss_done, .hook_arg = &hk };
 	row      out  = { 0 };
 	char     note[256] = "";
 	uint64_t errors;

@@ -274,26 +274,6 @@ client_main(hw_ctx *hw, int idx, void *arg, wresult *r)
 	return (0);
 }
 
-typedef struct rss_hook {
-	pid_t pid;
-	long  before_kb;
-	long  after_kb;
-} rss_hook;
-
-static void
-hook_ready(void *arg)
-{
-	rss_hook *h  = arg;
-	h->before_kb = proc_rss_kb(h->pid, NULL);
-}
-
-static void
-hook_done(void *arg)
-{
-	rss_hook *h = arg;
-	h->after_kb = proc_rss_kb(h->pid, NULL);
-}
-
 static int
 one_step(rcfg *c, bool setup, long long prefill, wresult *r)
 {
@@ -317,10 +297,10 @@ run_workload(rcfg *c)
 {
 	wresult *r    = calloc(1, sizeof(*r));
 	wresult *step = calloc(1, sizeof(*step));
-	rss_hook hk   = { .pid = c->redis_pid, .before_kb = -1, .after_kb = -1 };
+	hw_rss hk   = { .pid = c->redis_pid, .before_kb = -1, .after_kb = -1 };
 	hw_run   run  = { .nclients = c->clients, .timeout_s = c->timeout_s + 30,
-		   .worker = client_main, .arg = c, .on_ready = hook_ready,
-		   .on_done = hook_done, .hook_arg = &hk };
+		   .worker = client_main, .arg = c, .on_ready = hw_rss_ready,
+		   .on_done = hw_rss_done, .hook_arg = &hk };
 	bool     mem  = c->memory_items > 0;
 	row      out  = { 0 };
 	char     note[256] = "";

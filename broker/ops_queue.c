@@ -286,23 +286,13 @@ queue_dump(const mpbi_obj *o, mpbi_dump *d)
 }
 
 static void
-fail_all(mpbi_broker *b, mpbi_waitlist *wl, mpb_err code, const char *why)
-{
-	mpbi_waiter *w;
-
-	while ((w = mpbi_waitlist_first(wl)) != NULL) {
-		mpbi_waiter_fail(b, w, code, "%s", why);
-	}
-}
-
-static void
 queue_destroy(mpbi_broker *b, mpbi_obj *o)
 {
 	mpbi_queue *q = (mpbi_queue *) o;
 
-	fail_all(b, &q->q_getters, MPB_EDELETED, "queue deleted");
-	fail_all(b, &q->q_putters, MPB_EDELETED, "queue deleted");
-	fail_all(b, &q->q_joiners, MPB_EDELETED, "queue deleted");
+	mpbi_waitlist_fail(b, &q->q_getters, MPB_EDELETED, "queue deleted");
+	mpbi_waitlist_fail(b, &q->q_putters, MPB_EDELETED, "queue deleted");
+	mpbi_waitlist_fail(b, &q->q_joiners, MPB_EDELETED, "queue deleted");
 	leases_free_all(b, q);
 	q->q_ops->qo_fini(q);
 	mpbi_obj_free(o);
