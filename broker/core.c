@@ -231,44 +231,6 @@ mpbi_broker_create(
 	return (MPB_OK);
 }
 
-// Copies every value of h into a new array (the scan callback must not
-// change the table, so deletions happen afterwards).  NULL when empty or
-// out of memory.
-typedef struct collect_ctx {
-	void **all;
-	size_t len;
-	size_t cap;
-} collect_ctx;
-
-static void
-collect_one(void *arg, const void *key, size_t klen, void *val)
-{
-	collect_ctx *cc = arg;
-
-	(void) key;
-	(void) klen;
-	if (cc->len < cc->cap) {
-		cc->all[cc->len++] = val;
-	}
-}
-
-static void **
-collect_values(mpbi_htab *h, size_t *np)
-{
-	collect_ctx cc = { NULL, 0, mpbi_htab_len(h) };
-	uint64_t    c  = 0;
-
-	*np = 0;
-	if (cc.cap == 0 || (cc.all = calloc(cc.cap, sizeof(void *))) == NULL) {
-		return (NULL);
-	}
-	do {
-		c = mpbi_htab_scan(h, c, 256, collect_one, &cc);
-	} while (c != 0);
-	*np = cc.len;
-	return (cc.all);
-}
-
 void
 mpbi_broker_destroy(mpbi_broker *b)
 {
@@ -279,12 +241,13 @@ mpbi_broker_destroy(mpbi_broker *b)
 		return;
 	}
 	mpbi_broker_shutdown(b);
-	all = collect_values(b->b_objects, &n);
+	// Collected first: deleting while scanning would change the table.
+	(void) mpbi_htab_values(b->b_objects, &all, &n);
 	for (size_t i = 0; i < n; i++) {
 		mpbi_obj_delete(b, all[i]);
 	}
 	free(all);
-	all = collect_values(b->b_sessions, &n);
+	(void) mpbi_htab_values(b->b_sessions, &all, &n);
 	for (size_t i = 0; i < n; i++) {
 		mpbi_broker_session_close(b, ((mpbi_session *) all[i])->s_id);
 	}
@@ -510,23 +473,6 @@ mpbi_obj_count(const mpbi_broker *b)
 	return (mpbi_htab_len(b->b_objects));
 }
 
-typedef struct sorted_ctx {
-	const mpbi_class_ops *cls;
-	mpbi_obj            **all;
-	size_t                len;
-	size_t                cap;
-} sorted_ctx;
-
-static void
-sorted_collect(void *arg, mpbi_obj *o)
-{
-	sorted_ctx *sc = arg;
-
-	if ((sc->cls == NULL || o->o_ops == sc->cls) && sc->len < sc->cap) {
-		sc->all[sc->len++] = o;
-	}
-}
-
 static int
 obj_name_cmp(const void *a, const void *b)
 {
@@ -545,20 +491,26 @@ mpb_err
 mpbi_obj_sorted(mpbi_broker *b, const mpbi_class_ops *cls, mpbi_obj ***arrp,
     size_t *np)
 {
-	sorted_ctx sc = { cls, NULL, 0, mpbi_obj_count(b) };
+	void  **all;
+	size_t  n;
+	size_t  kept = 0;
+	mpb_err rv;
 
 	*arrp = NULL;
 	*np   = 0;
-	if (sc.cap == 0) {
-		return (MPB_OK);
+	if ((rv = mpbi_htab_values(b->b_objects, &all, &n)) != MPB_OK) {
+		return (rv);
 	}
-	if ((sc.all = calloc(sc.cap, sizeof(*sc.all))) == NULL) {
-		return (MPB_ENOMEM);
+	for (size_t i = 0; i < n; i++) {
+		if (cls == NULL || ((mpbi_obj *) all[i])->o_ops == cls) {
+			all[kept++] = all[i];
+		}
 	}
-	mpbi_obj_foreach(b, sorted_collect, &sc);
-	qsort(sc.all, sc.len, sizeof(*sc.all), obj_name_cmp);
-	*arrp = sc.all;
-	*np   = sc.len;
+	if (kept > 1) {
+		qsort(all, kept, sizeof(*all), obj_name_cmp);
+	}
+	*arrp = (mpbi_obj **) all;
+	*np   = kept;
 	return (MPB_OK);
 }
 

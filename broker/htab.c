@@ -587,3 +587,44 @@ mpbi_htab_scan(mpbi_htab *h, uint64_t cursor, size_t count,
 	} while (v != 0 && seen < count && visits < budget);
 	return (v);
 }
+
+typedef struct values_ctx {
+	void **all;
+	size_t len;
+	size_t cap;
+} values_ctx;
+
+static void
+values_one(void *arg, const void *key, size_t klen, void *val)
+{
+	values_ctx *vc = arg;
+
+	(void) key;
+	(void) klen;
+	if (vc->len < vc->cap) {
+		vc->all[vc->len++] = val;
+	}
+}
+
+mpb_err
+mpbi_htab_values(mpbi_htab *h, void ***valsp, size_t *np)
+{
+	values_ctx vc = { NULL, 0, mpbi_htab_len(h) };
+	uint64_t   c  = 0;
+
+	*valsp = NULL;
+	*np    = 0;
+	if (vc.cap == 0) {
+		return (MPB_OK);
+	}
+	if ((vc.all = calloc(vc.cap, sizeof(void *))) == NULL) {
+		return (MPB_ENOMEM);
+	}
+	// The table does not change during the scan: each value once.
+	do {
+		c = mpbi_htab_scan(h, c, 256, values_one, &vc);
+	} while (c != 0);
+	*valsp = vc.all;
+	*np    = vc.len;
+	return (MPB_OK);
+}

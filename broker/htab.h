@@ -66,6 +66,11 @@ mpb_err mpbi_htab_insert(mpbi_htab *h, const void *key, size_t klen, void *val);
 void *mpbi_htab_remove(mpbi_htab *h, const void *key, size_t klen);
 size_t mpbi_htab_len(const mpbi_htab *h);
 
+// A new array (free() it) of every value, in no particular order, for
+// callers that must change the table while they walk it.  MPB_OK with
+// *valsp NULL when the table is empty; MPB_ENOMEM.
+mpb_err mpbi_htab_values(mpbi_htab *h, void ***valsp, size_t *np);
+
 // Visits some entries starting at cursor and returns the cursor to pass
 // next; 0 when the scan is complete (start with 0).  Guarantees: see the
 // top of this file.  A call stops once it has passed `count` or more

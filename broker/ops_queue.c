@@ -545,16 +545,6 @@ leases_return_all(mpbi_broker *b, mpbi_queue *q)
 	free(all);
 }
 
-static void
-collect_lease(void *arg, const void *key, size_t klen, void *val)
-{
-	q_lease ***cursor = arg;
-
-	(void) key;
-	(void) klen;
-	*(*cursor)++ = val;
-}
-
 static int
 lease_cmp(const void *a, const void *b)
 {
@@ -564,33 +554,27 @@ lease_cmp(const void *a, const void *b)
 	return (x->l_id < y->l_id ? -1 : x->l_id > y->l_id);
 }
 
+static int
+lease_cmp_newest(const void *a, const void *b)
+{
+	return (lease_cmp(b, a));
+}
+
 static q_lease **
 leases_sorted(const mpbi_queue *q, size_t *np, bool newest_first)
 {
-	size_t    n = q->q_leases != NULL ? mpbi_htab_len(q->q_leases) : 0;
-	q_lease **all;
-	q_lease **cursor;
-	uint64_t  c = 0;
+	void **all = NULL;
 
 	*np = 0;
-	if (n == 0 || (all = calloc(n, sizeof(*all))) == NULL) {
+	if (q->q_leases == NULL ||
+	    mpbi_htab_values(q->q_leases, &all, np) != MPB_OK) {
 		return (NULL);
 	}
-	// The table does not change during the scan: exactly once each.
-	cursor = all;
-	do {
-		c = mpbi_htab_scan(q->q_leases, c, 256, collect_lease, &cursor);
-	} while (c != 0);
-	qsort(all, n, sizeof(*all), lease_cmp);
-	if (newest_first) {
-		for (size_t i = 0; i < n / 2; i++) {
-			q_lease *t     = all[i];
-			all[i]         = all[n - 1 - i];
-			all[n - 1 - i] = t;
-		}
+	if (*np > 1) {
+		qsort(all, *np, sizeof(*all),
+		    newest_first ? lease_cmp_newest : lease_cmp);
 	}
-	*np = n;
-	return (all);
+	return ((q_lease **) all);
 }
 
 static mpb_err
