@@ -483,7 +483,7 @@ async_done(void *arg, mpb_err err, const void *value, size_t len)
 	pthread_mutex_lock(&a->mu);
 	hist_add(&a->r->h, el);
 	if (err != MPB_OK) {
-		wresult_error(a->r, "async %s: %s%s%s", s->get ? "get" : "put",
+		wresult_error(a->r, "async %s: %s%s%s", s->get ? "get" : "put/set/incr",
 		    mpb_strerror(err), txt[0] ? ": " : "", txt);
 	} else {
 		a->r->ops++;
@@ -502,10 +502,73 @@ async_done(void *arg, mpb_err err, const void *value, size_t len)
 static long long
 async_standing(const bcfg *c)
 {
-	return (c->async ? (long long) c->clients * c->inflight : 0);
+	return (c->async && c->wl->qkind >= 0 ? (long long) c->clients * c->inflight : 0);
 }
 
-// Submits t->units put+get steps (2 requests each) on t->c, at most -P in
+// async_submit sends request i of the run: queues alternate put and get
+// (timeout 0); dict alternates set and get of one of the thread's 1000
+// keys, all set before the run (async_prepare), so a get finds its key
+// whichever way calls in flight are ordered; incr increments the one
+// shared counter.
+static mpb_err
+async_submit(thr *t, aslot *s, long long i)
+{
+	const bcfg *c = t->cfg;
+
+	if (c->wl->qkind >= 0) {
+		return (s->get ? mpb_async_queue_get(t->c, c->name, 0, async_done, s)
+		               : mpb_async_queue_put(t->c, c->name, c->value,
+		                     c->vlen, rand_prio(t), 0, async_done, s));
+	}
+#ifdef MPB_BENCH_DICT_LIST
+	if (strcmp(c->wl->name, "dict") == 0) {
+		char   k[32];
+		size_t kl = dict_key(t, k, sizeof(k), (uint64_t) (i / 2) % 1000 + (1ull << 40));
+
+		return (s->get ? mpb_async_dict_get(t->c, c->name, k, kl, async_done, s)
+		               : mpb_async_dict_set(t->c, c->name, k, kl, c->value,
+		                     c->vlen, async_done, s));
+	}
+	if (strcmp(c->wl->name, "incr") == 0) {
+		static const char key[] = "\xa7" "counter"; // msgpack str
+
+		return (mpb_async_dict_incr(
+		    t->c, c->name, key, sizeof(key) - 1, 1, async_done, s));
+	}
+#endif
+	return (MPB_ENOTSUP);
+}
+
+// async_supported: the workloads -A has calls for.
+static bool
+async_supported(const workload *wl)
+{
+	return (wl->qkind >= 0 || strcmp(wl->name, "dict") == 0 ||
+	    strcmp(wl->name, "incr") == 0);
+}
+
+// async_prepare sets the thread's dict keys before the timed run.
+static mpb_err
+async_prepare(thr *t)
+{
+	mpb_err rv = MPB_OK;
+
+#ifdef MPB_BENCH_DICT_LIST
+	if (strcmp(t->cfg->wl->name, "dict") == 0) {
+		for (uint64_t n = 0; n < 1000 && rv == MPB_OK; n++) {
+			char   k[32];
+			size_t kl = dict_key(t, k, sizeof(k), n + (1ull << 40));
+
+			rv = mpb_dict_set(t->c, t->cfg->name, k, kl, t->cfg->value, t->cfg->vlen);
+		}
+	}
+#else
+	(void) t;
+#endif
+	return (rv);
+}
+
+// Submits t->units steps (wl->reqs requests each) on t->c, at most -P in
 // flight, and waits for every callback.  a lives until after mpb_close.
 static void
 async_run(thr *t, actx *a)
@@ -574,12 +637,7 @@ async_run(thr *t, actx *a)
 
 		s->get   = c->wl->reqs == 2 && (i & 1) == 1;
 		s->start = now_ns();
-		if (s->get) {
-			rv = mpb_async_queue_get(t->c, c->name, 0, async_done, s);
-		} else {
-			rv = mpb_async_queue_put(t->c, c->name, c->value, c->vlen,
-			    rand_prio(t), 0, async_done, s);
-		}
+		rv       = async_submit(t, s, i);
 		if (rv != MPB_OK) { // not sent: no callback
 			const char *txt = mpb_last_error_text();
 			pthread_mutex_lock(&a->mu);
@@ -862,6 +920,9 @@ client_main(hw_ctx *hw, int idx, void *arg, wresult *r)
 		t->units = c->units / c->clients + (idx < c->units % c->clients ? 1 : 0);
 		t->gidx  = idx;
 		t->rng   = now_ns() ^ ((uint64_t) getpid() << 20);
+		if ((rv = async_prepare(t)) != MPB_OK) {
+			wresult_error(r, "set-up of the dict keys: %s", mpb_strerror(rv));
+		}
 		hw_ready(hw);
 		r->t0 = now_ns();
 		async_run(t, a);
@@ -1275,8 +1336,9 @@ usage(FILE *f)
 	    "                         per batch frame (default: no batches)\n"
 	    "  -A, --async            no threads: each client process keeps up to -P\n"
 	    "                         calls in flight on its one handle through libmpb's\n"
-	    "                         asynchronous calls (mpb_async_*); queue workloads\n"
-	    "                         only, with -P items per client standing extra;\n"
+	    "                         asynchronous calls (mpb_async_*), which the library\n"
+	    "                         coalesces into batch frames; queue workloads (with\n"
+	    "                         -P items per client standing extra), dict and incr;\n"
 	    "                         latency from submission to callback\n"
 	    "      --prefill N        items standing in the queue during the run (default 0)\n"
 	    "  -t, --tests LIST       workloads, comma-separated (default: all); -t help lists them\n"
@@ -1465,7 +1527,7 @@ main(int argc, char **argv)
 		if (c.tgt == T_ECHO && c.wl->echo_step == NULL) {
 			continue;
 		}
-		if (c.async && c.wl->qkind < 0) {
+		if (c.async && !async_supported(c.wl)) {
 			fprintf(stderr, "mpb-bench: -A: no asynchronous form of %s, left out\n",
 			    c.wl->name);
 			continue;

@@ -2,31 +2,38 @@
 //
 // A synchronous call costs a full round trip of nng hand-offs per request
 // (bench/README.md); throughput comes from keeping many requests in
-// flight.  An async call writes its request with the same encoder as its
-// synchronous twin (enc.h), borrows a context from the handle's pool and
-// is then driven by nng callbacks on its own aio:
+// flight, and from sending many in one frame.  An async call writes its
+// request with the same encoder as its synchronous twin (enc.h) and joins
+// a frame: a context and an aio of the handle, driven by nng callbacks.
 //
-//	submit:  nng_ctx_send (bounded by the connect timeout)
-//	sent:    nng_ctx_recv (the op's timeout + MPB_REPLY_MARGIN_MS) --
+//	submit:  a call that may park in the broker (timeout > 0) gets a
+//	         frame of its own; a call that cannot is coalesced: it goes
+//	         at once while fewer than MPBI_ASYNC_WINDOW (1) such frames
+//	         are in flight, else it waits in a_pending and the next frame to
+//	         leave carries every waiting call as one batch request
+//	send:    nng_ctx_send (bounded by the connect timeout)
+//	sent:    nng_ctx_recv (the calls' timeout + MPB_REPLY_MARGIN_MS) --
 //	         only now, since cancelling a req receive while its send is
 //	         pending crashes nng 1.5.2 (#1702)
-//	replied: parse, give the context back, call the user's done function
-//	failed:  retire the context (a late reply must never answer another
-//	         request), call done with the error
+//	replied: each call's reply is parsed and its done function called;
+//	         calls the broker left unrun because the batch's reply grew
+//	         past max_frame go back to the head of a_pending
+//	then:    the frame carries the next waiting calls, or goes idle to
+//	         a_spare with its context; a failed frame retires its context
+//	         (a late reply must never answer another request) and is
+//	         reaped (an aio cannot be freed from its own callback)
 //
-// then the aio is reaped (it cannot be freed from its own callback) and
-// the call leaves the handle's in-flight count.  Callbacks never block:
-// the only lock they take is the handle's async mutex, held for a few
-// instructions by everyone.  Contexts they retire are closed later by a
-// thread that may wait (client.c's ctx_get, or mpb_close).
+// Callbacks never block: the only lock they take is the handle's async
+// mutex, held briefly by everyone.  Contexts they retire are closed later
+// by a thread that may wait (a submission, a synchronous call, mpb_close).
 //
-// Lock order: a_mtx, then nng's own locks.  Sends and receives are
-// started, and mpb_close cancels, under a_mtx, so a close cannot miss a
-// call between its send and its receive, and an op cannot be freed while
-// its start is under way.  This relies on nng 1.5.2 never running a
-// completion inline in the call that starts or cancels an operation (it
-// dispatches every one to a task thread): a callback run inline would
-// take a_mtx again.
+// Lock order: a_mtx, then the context pool's lock and nng's own locks.
+// Sends and receives are started, and mpb_close cancels, under a_mtx, so a
+// close cannot miss a frame between its send and its receive.  This
+// relies on nng 1.5.2 never running a completion inline in the call that
+// starts or cancels an operation (it dispatches every one to a task
+// thread): a callback run inline would take a_mtx again.  Done functions
+// run with a_mtx released: they may submit.
 
 #include <errno.h>
 #include <stdlib.h>
@@ -36,20 +43,31 @@
 #include "client_internal.h"
 #include "enc.h"
 
-// One async call in flight.
+// One async call, from submission until its done function returns.
 typedef struct mpbi_aop {
-	mpbi_call        call; // client; the reply and its parse
-	mpbi_ctx        *cx;   // borrowed context; NULL once given back
-	nng_aio         *aio;
-	nng_duration     recv_ms;
+	nng_msg         *req; // its request frame; NULL once handed to nng
+	int64_t          wait_ms;
 	size_t           nresults;
 	mpbi_result_fn   rd;
 	mpb_done_fn      done;
 	void            *arg;
-	bool             sent; // the send completed; the receive is next
-	struct mpbi_aop *prev; // the handle's in-flight list
-	struct mpbi_aop *next;
+	struct mpbi_aop *next; // in a_pending or in its frame
 } aop;
+
+// One request frame on the wire with the calls it carries.
+typedef struct mpbi_afr {
+	mpb_client      *client;
+	mpbi_ctx        *cx;
+	nng_aio         *aio;
+	aop             *ops; // in request order
+	size_t           nops;
+	bool             batch;    // the calls travel as [batch, [...]]
+	bool             counted;  // counted in a_nbatching
+	bool             sent;     // the send completed; the receive is next
+	nng_duration     recv_ms;  // how long its reply may take
+	struct mpbi_afr *prev;     // a_frames
+	struct mpbi_afr *next;
+} afr;
 
 // Set while this thread runs a done function.  Callbacks are never run
 // inline by a submission, so they do not nest.
@@ -68,7 +86,8 @@ mpbi_async_init(mpbi_async *a)
 	int                rv;
 
 	memset(a, 0, sizeof(*a));
-	a->a_limit = MPB_ASYNC_MAX_INFLIGHT;
+	a->a_limit    = MPB_ASYNC_MAX_INFLIGHT;
+	a->a_coalesce = MPB_ASYNC_COALESCE;
 	if (pthread_condattr_init(&attr) != 0) {
 		return (MPB_ENOMEM);
 	}
@@ -96,48 +115,37 @@ mpbi_async_fini(mpbi_async *a)
 	pthread_mutex_destroy(&a->a_mtx);
 }
 
-// slot_release ends one call's stay in the count; the caller holds a_mtx.
+// slots_release ends n calls' stay in the count; the caller holds a_mtx.
 static void
-slot_release(mpbi_async *a)
+slots_release(mpbi_async *a, size_t n)
 {
-	a->a_inflight--;
+	a->a_inflight -= n;
 	if (a->a_sleepers > 0) {
 		pthread_cond_broadcast(&a->a_cv);
 	}
 }
 
-void
-mpbi_async_close(mpbi_async *a)
+static bool
+coalescable(const aop *op)
 {
-	pthread_mutex_lock(&a->a_mtx);
-	a->a_closing = true;
-	// Each cancelled call completes through its callback with
-	// NNG_ECANCELED; one between its send and its receive sees
-	// a_closing instead.
-	for (aop *op = a->a_calls; op != NULL; op = op->next) {
-		nng_aio_cancel(op->aio);
-	}
-	while (a->a_inflight > 0) {
-		a->a_sleepers++;
-		pthread_cond_wait(&a->a_cv, &a->a_mtx);
-		a->a_sleepers--;
-	}
-	pthread_mutex_unlock(&a->a_mtx);
+	return (op->wait_ms <= 0);
 }
 
-// aop_finish delivers the outcome of op and forgets it.
+// op_deliver calls op's done function with err, or with the result that
+// rd reads from the reply frame buf[0..len) when err is MPB_OK, and frees
+// op's request.  The caller releases op's slot afterwards.
 static void
-aop_finish(aop *op, mpb_err err)
+op_deliver(mpb_client *c, aop *op, mpb_err err, const void *buf, size_t len)
 {
-	mpb_client *c = op->call.client;
-	mpbi_async *a = mpbi_client_async(c);
-	mpbi_span   v = { NULL, 0 };
+	mpbi_frame f;
+	mpbi_span  v = { NULL, 0 };
 
-	if (op->cx != NULL) {
-		mpbi_ctx_drop(c, op->cx);
+	mpbi_error_clear();
+	if (err == MPB_OK) {
+		err = mpbi_reply_read(buf, len, op->nresults, &f);
 	}
 	if (err == MPB_OK && op->rd != NULL) {
-		err = op->rd(&op->call.f, &v);
+		err = op->rd(&f, &v);
 	}
 	if (err != MPB_OK) {
 		v = (mpbi_span) { NULL, 0 };
@@ -152,69 +160,458 @@ aop_finish(aop *op, mpb_err err)
 	op->done(op->arg, err, v.ptr, v.len);
 	in_callback = false;
 	mpbi_error_clear();
-	mpbi_call_fini(&op->call);
+	if (op->req != NULL) {
+		nng_msg_free(op->req);
+		op->req = NULL;
+	}
+}
 
+// ops_fail delivers err to every call on the list and ends them.  The
+// handle may be gone once it returns (mpb_close may be waiting for them).
+static void
+ops_fail(mpb_client *c, aop *list, mpb_err err)
+{
+	mpbi_async *a = mpbi_client_async(c);
+	size_t      n = 0;
+	aop        *next;
+
+	for (aop *op = list; op != NULL; op = op->next) {
+		op_deliver(c, op, err, NULL, 0);
+		n++;
+	}
 	pthread_mutex_lock(&a->a_mtx);
-	if (op->prev != NULL) {
-		op->prev->next = op->next;
-	} else {
-		a->a_calls = op->next;
-	}
-	if (op->next != NULL) {
-		op->next->prev = op->prev;
-	}
-	slot_release(a);
+	slots_release(a, n);
 	pthread_mutex_unlock(&a->a_mtx);
-	// From here on the handle may be gone (mpb_close was waiting).
-	nng_aio_reap(op->aio);
-	free(op);
+	for (aop *op = list; op != NULL; op = next) {
+		next = op->next;
+		free(op);
+	}
+}
+
+// pending_take_locked detaches the calls for the next coalesced frame --
+// as many waiting calls as fit in one frame -- when one may leave now:
+// the window has room, or a full frame is waiting.  NULL: none may.
+static aop *
+pending_take_locked(mpb_client *c, mpbi_async *a, size_t *np)
+{
+	uint64_t max_frame = mpbi_client_max_frame(c);
+	size_t   bytes     = 16; // the batch's own envelope, generously
+	size_t   n         = 0;
+	aop     *head      = a->a_pending;
+	aop     *last      = NULL;
+
+	if (head == NULL || a->a_closing ||
+	    (a->a_nbatching >= MPBI_ASYNC_WINDOW &&
+	        a->a_npending < a->a_coalesce)) {
+		return (NULL);
+	}
+	for (aop *op = head; op != NULL && n < a->a_coalesce; op = op->next) {
+		size_t len = nng_msg_len(op->req);
+
+		// The first always goes: alone, it is a plain request, which
+		// mpbi_call_ready has checked against the limit.
+		if (n > 0 && (max_frame == 0 || bytes + len > max_frame)) {
+			break;
+		}
+		bytes += len;
+		last = op;
+		n++;
+	}
+	a->a_pending = last->next;
+	if (a->a_pending == NULL) {
+		a->a_pending_tail = NULL;
+	}
+	a->a_npending -= n;
+	last->next = NULL;
+	*np        = n;
+	return (head);
+}
+
+// frame_message builds fr's request: the call's own request for a frame
+// of one (handed over), else a batch carrying copies of them all (the
+// calls keep theirs: one may have to go again).
+static mpb_err
+frame_message(afr *fr, nng_msg **msgp)
+{
+	mpbi_writer w;
+	nng_msg    *msg;
+	size_t      bytes = 0;
+
+	if (!fr->batch) {
+		*msgp       = fr->ops->req;
+		fr->ops->req = NULL;
+		return (MPB_OK);
+	}
+	for (aop *op = fr->ops; op != NULL; op = op->next) {
+		bytes += nng_msg_len(op->req);
+	}
+	if (nng_msg_alloc(&msg, 0) != 0 || nng_msg_reserve(msg, bytes + 16) != 0) {
+		return (MPB_ENOMEM);
+	}
+	mpbi_writer_init(&w, msg);
+	mpbi_request_begin(&w, MPBI_OP_BATCH, 1);
+	mpbi_put_array(&w, fr->nops);
+	for (aop *op = fr->ops; op != NULL; op = op->next) {
+		mpbi_put_raw(&w, nng_msg_body(op->req), nng_msg_len(op->req));
+	}
+	if (mpbi_writer_err(&w) != MPB_OK) {
+		nng_msg_free(msg);
+		return (MPB_ENOMEM);
+	}
+	*msgp = msg;
+	return (MPB_OK);
+}
+
+// frame_send_locked sends ops (n calls) on fr, which is idle.  The
+// caller holds a_mtx and fails the calls itself, after unlocking, when
+// this returns an error (nothing was sent; fr stays idle).
+static mpb_err
+frame_send_locked(mpbi_async *a, afr *fr, aop *ops, size_t n)
+{
+	nng_msg *msg;
+	mpb_err  err;
+
+	fr->ops     = ops;
+	fr->nops    = n;
+	fr->batch   = n > 1;
+	fr->counted = coalescable(ops);
+	fr->sent    = false;
+	fr->recv_ms = 0;
+	for (aop *op = ops; op != NULL; op = op->next) {
+		nng_duration ms = mpbi_recv_timeout(fr->client, op->wait_ms);
+
+		fr->recv_ms = ms > fr->recv_ms ? ms : fr->recv_ms;
+	}
+	if (a->a_closing) {
+		fr->ops = NULL;
+		return (MPB_ECONNLOST);
+	}
+	if ((err = frame_message(fr, &msg)) != MPB_OK) {
+		fr->ops = NULL;
+		return (err);
+	}
+	fr->prev = NULL;
+	fr->next = a->a_frames;
+	if (fr->next != NULL) {
+		fr->next->prev = fr;
+	}
+	a->a_frames = fr;
+	if (fr->counted) {
+		a->a_nbatching++;
+	}
+	nng_aio_set_msg(fr->aio, msg);
+	nng_aio_set_timeout(fr->aio, mpbi_send_timeout(fr->client));
+	nng_ctx_send(mpbi_ctx_nng(fr->cx), fr->aio);
+	return (MPB_OK);
+}
+
+static void frame_cb(void *arg);
+
+// frame_get_locked takes an idle frame, or makes one.  It never waits
+// (the context pool's get does not), so it may run under a_mtx and in
+// callbacks.
+static mpb_err
+frame_get_locked(mpb_client *c, mpbi_async *a, afr **frp)
+{
+	afr    *fr;
+	mpb_err err;
+	int     rv;
+
+	if ((fr = a->a_spare) != NULL) {
+		a->a_spare = fr->next;
+		*frp       = fr;
+		return (MPB_OK);
+	}
+	if ((fr = calloc(1, sizeof(*fr))) == NULL) {
+		return (MPB_ENOMEM);
+	}
+	fr->client = c;
+	if ((rv = nng_aio_alloc(&fr->aio, frame_cb, fr)) != 0) {
+		free(fr);
+		return (rv == NNG_ENOMEM ? MPB_ENOMEM : MPB_EINTERNAL);
+	}
+	if ((err = mpbi_ctx_get(c, &fr->cx)) != MPB_OK) {
+		nng_aio_free(fr->aio);
+		free(fr);
+		return (err);
+	}
+	*frp = fr;
+	return (MPB_OK);
+}
+
+// frame_spare_locked files an idle frame for reuse.
+static void
+frame_spare_locked(mpbi_async *a, afr *fr)
+{
+	fr->next   = a->a_spare;
+	a->a_spare = fr;
+}
+
+// dispatch_locked sends as many coalesced frames as may leave now.
+// Calls it could not send are returned for the caller to fail after
+// unlocking (with *errp).
+static aop *
+dispatch_locked(mpb_client *c, mpbi_async *a, mpb_err *errp)
+{
+	aop   *ops;
+	aop   *failed = NULL;
+	size_t n;
+
+	while ((ops = pending_take_locked(c, a, &n)) != NULL) {
+		afr    *fr;
+		mpb_err err = frame_get_locked(c, a, &fr);
+
+		if (err == MPB_OK &&
+		    (err = frame_send_locked(a, fr, ops, n)) != MPB_OK) {
+			frame_spare_locked(a, fr);
+		}
+		if (err != MPB_OK) {
+			aop *last = ops;
+
+			while (last->next != NULL) {
+				last = last->next;
+			}
+			last->next = failed;
+			failed     = ops;
+			*errp      = err;
+		}
+	}
+	return (failed);
+}
+
+// frame_unlink_locked takes fr off the in-flight list.
+static void
+frame_unlink_locked(mpbi_async *a, afr *fr)
+{
+	if (fr->prev != NULL) {
+		fr->prev->next = fr->next;
+	} else {
+		a->a_frames = fr->next;
+	}
+	if (fr->next != NULL) {
+		fr->next->prev = fr->prev;
+	}
+	if (fr->counted) {
+		a->a_nbatching--;
+	}
+	fr->prev = fr->next = NULL;
+}
+
+// frame_deliver hands each call of fr its reply out of the reply frame
+// buf[0..len), or err, and frees it; calls the broker did not run are
+// returned, in order, to be sent again.  *endedp: how many calls ended.
+static aop *
+frame_deliver(afr *fr, mpb_err err, const uint8_t *buf, size_t len,
+    size_t *endedp)
+{
+	mpb_client *c       = fr->client;
+	uint64_t    max     = mpbi_client_max_frame(c);
+	aop        *again   = NULL;
+	aop       **againp  = &again;
+	mpbi_span   replies = { NULL, 0 };
+	mpbi_frame  f;
+	size_t      n = 0;
+
+	*endedp = 0;
+	if (err == MPB_OK && fr->batch) {
+		// [0, [reply, ...]]; a batch refused as a whole fails all.
+		err = mpbi_reply_read(buf, len, 1, &f);
+		if (err == MPB_OK &&
+		    (mpbi_span_array(f.elem[1], &n, &replies) != MPB_OK ||
+		        n != fr->nops)) {
+			err = MPB_EPROTO;
+		}
+	}
+	for (aop *op = fr->ops, *next; op != NULL; op = next) {
+		mpbi_span r = { buf, len };
+
+		next = op->next;
+		if (err == MPB_OK && fr->batch) {
+			(void) mpbi_span_next(&replies, &r);
+			// The broker runs no request once the batch's reply so
+			// far exceeds max_frame, and answers it EMSGSIZE
+			// (PROTOCOL.md 4.13).
+			if ((size_t) (r.ptr - buf) > max && r.len >= 2 &&
+			    r.ptr[1] == MPB_EMSGSIZE) {
+				op->next = NULL;
+				*againp  = op;
+				againp   = &op->next;
+				continue;
+			}
+		}
+		op_deliver(c, op, err, r.ptr, r.len);
+		free(op);
+		(*endedp)++;
+	}
+	fr->ops = NULL;
+	return (again);
+}
+
+// pending_requeue_locked puts the calls of list back at the head of
+// a_pending, in order.
+static void
+pending_requeue_locked(mpbi_async *a, aop *list)
+{
+	aop *last = list;
+	size_t n = 1;
+
+	while (last->next != NULL) {
+		last = last->next;
+		n++;
+	}
+	last->next = a->a_pending;
+	if (a->a_pending == NULL) {
+		a->a_pending_tail = last;
+	}
+	a->a_pending = list;
+	a->a_npending += n;
+}
+
+// frame_done ends fr's trip: err for a failed one (its context retired),
+// else the reply.  Then fr carries the next waiting calls, or goes idle.
+static void
+frame_done(afr *fr, mpb_err err, nng_msg *reply)
+{
+	mpb_client *c = fr->client;
+	mpbi_async *a = mpbi_client_async(c);
+	aop        *again;
+	aop        *ops;
+	aop        *failed = NULL;
+	mpb_err     ferr   = MPB_OK;
+	size_t      ended;
+	size_t      n;
+	bool        reused = false;
+
+	again = frame_deliver(fr, err,
+	    reply != NULL ? nng_msg_body(reply) : NULL,
+	    reply != NULL ? nng_msg_len(reply) : 0, &ended);
+	if (reply != NULL) {
+		nng_msg_free(reply);
+	}
+	if (err != MPB_OK) {
+		mpbi_ctx_drop(c, fr->cx);
+		fr->cx = NULL;
+	}
+	pthread_mutex_lock(&a->a_mtx);
+	frame_unlink_locked(a, fr);
+	if (again != NULL) {
+		pending_requeue_locked(a, again);
+	}
+	if (err == MPB_OK) {
+		if ((ops = pending_take_locked(c, a, &n)) != NULL) {
+			if ((ferr = frame_send_locked(a, fr, ops, n)) == MPB_OK) {
+				reused = true;
+			} else {
+				failed = ops;
+			}
+		}
+		if (!reused) {
+			frame_spare_locked(a, fr);
+		}
+	}
+	if (failed == NULL) {
+		failed = dispatch_locked(c, a, &ferr);
+	}
+	// Last: once the count drops to 0, mpb_close may free the handle.
+	slots_release(a, ended);
+	pthread_mutex_unlock(&a->a_mtx);
+	if (err != MPB_OK) {
+		nng_aio_reap(fr->aio);
+		free(fr);
+	}
+	if (failed != NULL) {
+		ops_fail(c, failed, ferr); // these hold the handle open
+	}
 }
 
 static void
-aop_cb(void *arg)
+frame_cb(void *arg)
 {
-	aop        *op = arg;
-	mpb_client *c  = op->call.client;
-	mpbi_async *a  = mpbi_client_async(c);
+	afr        *fr = arg;
+	mpbi_async *a  = mpbi_client_async(fr->client);
 	nng_msg    *msg;
-	int         rv = nng_aio_result(op->aio);
-	mpb_err     err;
+	int         rv = nng_aio_result(fr->aio);
 
-	mpbi_error_clear();
-	if (!op->sent && rv != 0) {
-		// A failed send gives the request back.
-		if ((msg = nng_aio_get_msg(op->aio)) != NULL) {
-			nng_aio_set_msg(op->aio, NULL);
-			nng_msg_free(msg);
+	if (!fr->sent) {
+		if (rv != 0) {
+			// A failed send gives the request back: nothing ran.
+			if ((msg = nng_aio_get_msg(fr->aio)) != NULL) {
+				nng_aio_set_msg(fr->aio, NULL);
+				nng_msg_free(msg);
+			}
+			frame_done(fr, mpbi_send_err(rv), NULL);
+			return;
 		}
-		aop_finish(op, mpbi_send_err(rv));
-		return;
-	}
-	if (!op->sent) {
-		op->sent = true;
-		nng_aio_set_msg(op->aio, NULL);
+		nng_aio_set_msg(fr->aio, NULL);
 		pthread_mutex_lock(&a->a_mtx);
-		if (!a->a_closing) {
-			nng_aio_set_timeout(op->aio, op->recv_ms);
-			nng_ctx_recv(mpbi_ctx_nng(op->cx), op->aio);
+		fr->sent = true;
+		if (!a->a_closing || fr->counted) {
+			nng_aio_set_timeout(fr->aio, fr->recv_ms);
+			nng_ctx_recv(mpbi_ctx_nng(fr->cx), fr->aio);
 			pthread_mutex_unlock(&a->a_mtx);
 			return;
 		}
 		pthread_mutex_unlock(&a->a_mtx);
-		aop_finish(op, MPB_ECONNLOST); // sent: outcome unknown
+		frame_done(fr, MPB_ECONNLOST, NULL); // sent: outcome unknown
 		return;
 	}
 	if (rv != 0) {
-		aop_finish(op, mpbi_recv_err(rv));
+		frame_done(fr, mpbi_recv_err(rv), NULL);
 		return;
 	}
-	op->call.reply = nng_aio_get_msg(op->aio);
-	nng_aio_set_msg(op->aio, NULL);
-	// A complete round trip: the context is clean for the next call.
-	mpbi_ctx_put(c, op->cx);
-	op->cx = NULL;
-	err    = mpbi_call_reply(&op->call, op->nresults);
-	aop_finish(op, err);
+	msg = nng_aio_get_msg(fr->aio);
+	nng_aio_set_msg(fr->aio, NULL);
+	frame_done(fr, MPB_OK, msg);
+}
+
+void
+mpbi_async_close(mpb_client *c)
+{
+	mpbi_async *a = mpbi_client_async(c);
+	aop        *pending;
+	afr        *spare;
+	afr        *next;
+
+	pthread_mutex_lock(&a->a_mtx);
+	a->a_closing = true;
+	// Frames that may be parked in the broker are cancelled: each
+	// completes through its callback with NNG_ECANCELED, or, between its
+	// send and its receive, sees a_closing; its calls end now, outcome
+	// unknown.  Frames of calls that cannot wait
+	// are left to finish -- the broker answers them at once -- because
+	// closing the socket while replies are still arriving can hang
+	// nng 1.5.2 (a pipe's aio stopped between its begin and its
+	// schedule, nng #1543/#1813, fixed in 1.8): this keeps the
+	// connection quiet for nng_close.
+	for (afr *fr = a->a_frames; fr != NULL; fr = fr->next) {
+		if (!fr->counted) {
+			nng_aio_cancel(fr->aio);
+		}
+	}
+	pending           = a->a_pending;
+	a->a_pending      = NULL;
+	a->a_pending_tail = NULL;
+	a->a_npending     = 0;
+	pthread_mutex_unlock(&a->a_mtx);
+	if (pending != NULL) {
+		ops_fail(c, pending, MPB_ECONNLOST); // never sent
+	}
+	pthread_mutex_lock(&a->a_mtx);
+	while (a->a_inflight > 0) {
+		a->a_sleepers++;
+		pthread_cond_wait(&a->a_cv, &a->a_mtx);
+		a->a_sleepers--;
+	}
+	spare      = a->a_spare;
+	a->a_spare = NULL;
+	pthread_mutex_unlock(&a->a_mtx);
+	for (afr *fr = spare; fr != NULL; fr = next) {
+		next = fr->next;
+		// Waits for the callback that filed it here to return.
+		nng_aio_free(fr->aio);
+		mpbi_ctx_put(c, fr->cx);
+		free(fr);
+	}
 }
 
 // slot_take counts one more call in flight, waiting at the limit -- but
@@ -241,37 +638,50 @@ slot_take(mpbi_async *a)
 	return (err);
 }
 
-// aop_start links op in and sends its request, or, when the handle is
-// closing, gives up (MPB_ECONNLOST, nothing sent).
+// submit_locked sends op on a frame of its own, or queues it to be
+// coalesced and sends what may leave now.  MPB_OK: op is accepted (its
+// done function will run; *failedp lists calls to fail after unlocking,
+// with *ferrp).  Else op was not taken.
 static mpb_err
-aop_start(aop *op, nng_msg *req)
+submit_locked(mpb_client *c, mpbi_async *a, aop *op, aop **failedp,
+    mpb_err *ferrp)
 {
-	mpbi_async *a = mpbi_client_async(op->call.client);
+	afr    *fr;
+	mpb_err err;
 
-	pthread_mutex_lock(&a->a_mtx);
 	if (a->a_closing) {
-		pthread_mutex_unlock(&a->a_mtx);
 		return (MPB_ECONNLOST);
 	}
-	op->next = a->a_calls;
-	if (op->next != NULL) {
-		op->next->prev = op;
+	if (coalescable(op) && a->a_coalesce > 1) {
+		if (a->a_pending_tail != NULL) {
+			a->a_pending_tail->next = op;
+		} else {
+			a->a_pending = op;
+		}
+		a->a_pending_tail = op;
+		a->a_npending++;
+		*failedp = dispatch_locked(c, a, ferrp);
+		return (MPB_OK);
 	}
-	a->a_calls = op;
-	nng_aio_set_msg(op->aio, req);
-	nng_aio_set_timeout(op->aio, mpbi_send_timeout(op->call.client));
-	nng_ctx_send(mpbi_ctx_nng(op->cx), op->aio);
-	pthread_mutex_unlock(&a->a_mtx);
-	return (MPB_OK);
+	if ((err = frame_get_locked(c, a, &fr)) != MPB_OK) {
+		return (err);
+	}
+	if ((err = frame_send_locked(a, fr, op, 1)) != MPB_OK) {
+		// A frame of one gave its request to nng only on success.
+		frame_spare_locked(a, fr);
+	}
+	return (err);
 }
 
 mpb_err
 mpbi_call_submit(mpbi_call *call, mpb_err err, int64_t wait_ms,
     size_t nresults, mpbi_result_fn rd, mpb_done_fn done, void *arg)
 {
-	mpb_client *c = call->client;
-	aop        *op;
-	int         rv;
+	mpb_client *c      = call->client;
+	mpbi_async *a      = NULL;
+	aop        *op     = NULL;
+	aop        *failed = NULL;
+	mpb_err     ferr   = MPB_OK;
 
 	if (err == MPB_OK) {
 		err = mpbi_call_ready(call);
@@ -281,52 +691,48 @@ mpbi_call_submit(mpbi_call *call, mpb_err err, int64_t wait_ms,
 	}
 	if (err == MPB_OK && !in_callback) {
 		err = mpbi_reauth(c);
-	}
-	if (err == MPB_OK) {
-		err = slot_take(mpbi_client_async(c));
+		mpbi_ctx_close_dead(c);
 	}
 	if (err != MPB_OK) {
 		mpbi_call_fini(call);
 		return (err);
 	}
+	a = mpbi_client_async(c);
+	if ((err = slot_take(a)) != MPB_OK) {
+		mpbi_call_fini(call);
+		return (err);
+	}
 	if ((op = calloc(1, sizeof(*op))) == NULL) {
 		err = MPB_ENOMEM;
-	} else if ((rv = nng_aio_alloc(&op->aio, aop_cb, op)) != 0) {
-		err = rv == NNG_ENOMEM ? MPB_ENOMEM : MPB_EINTERNAL;
 	} else {
-		err = mpbi_ctx_get(c, &op->cx);
+		op->req      = call->req;
+		call->req    = NULL;
+		op->wait_ms  = wait_ms;
+		op->nresults = nresults;
+		op->rd       = rd;
+		op->done     = done;
+		op->arg      = arg;
 	}
+	pthread_mutex_lock(&a->a_mtx);
 	if (err == MPB_OK) {
-		op->call.client = c;
-		op->recv_ms     = mpbi_recv_timeout(c, wait_ms);
-		op->nresults    = nresults;
-		op->rd          = rd;
-		op->done        = done;
-		op->arg         = arg;
-		err             = aop_start(op, call->req);
+		err = submit_locked(c, a, op, &failed, &ferr);
 	}
-	if (err == MPB_OK) {
-		call->req = NULL; // nng has it
-	} else if (op != NULL) {
-		if (op->cx != NULL) {
-			mpbi_ctx_put(c, op->cx); // unused
-		}
-		if (op->aio != NULL) {
-			nng_aio_free(op->aio);
+	if (err != MPB_OK) {
+		slots_release(a, 1);
+	}
+	pthread_mutex_unlock(&a->a_mtx);
+	if (err != MPB_OK && op != NULL) {
+		if (op->req != NULL) {
+			nng_msg_free(op->req);
 		}
 		free(op);
 	}
-	if (err != MPB_OK) {
-		mpbi_async *a = mpbi_client_async(c);
-
-		pthread_mutex_lock(&a->a_mtx);
-		slot_release(a);
-		pthread_mutex_unlock(&a->a_mtx);
+	if (failed != NULL) {
+		ops_fail(c, failed, ferr);
 	}
 	mpbi_call_fini(call);
 	return (err);
 }
-
 mpb_err
 mpbi_result_first(const mpbi_frame *f, mpbi_span *valuep)
 {
@@ -506,6 +912,26 @@ mpb_async_set_limit(mpb_client *c, size_t max_inflight)
 	if (a->a_sleepers > 0) {
 		pthread_cond_broadcast(&a->a_cv);
 	}
+	pthread_mutex_unlock(&a->a_mtx);
+	return (MPB_OK);
+}
+
+mpb_err
+mpb_async_set_coalesce(mpb_client *c, size_t max_per_frame)
+{
+	mpbi_async *a;
+	mpb_err     err;
+
+	mpbi_error_clear();
+	if ((err = mpbi_client_check(c)) != MPB_OK) {
+		return (err);
+	}
+	if (max_per_frame == 0 || max_per_frame > MPBI_BATCH_MAX_OPS) {
+		return (MPB_EINVAL);
+	}
+	a = mpbi_client_async(c);
+	pthread_mutex_lock(&a->a_mtx);
+	a->a_coalesce = max_per_frame;
 	pthread_mutex_unlock(&a->a_mtx);
 	return (MPB_OK);
 }

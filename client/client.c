@@ -181,24 +181,30 @@ ctx_close_list(client_ctx *cx)
 	}
 }
 
+void
+mpbi_ctx_close_dead(mpb_client *c)
+{
+	client_ctx *dead;
+
+	pthread_mutex_lock(&c->c_mtx);
+	dead      = c->c_dead;
+	c->c_dead = NULL;
+	pthread_mutex_unlock(&c->c_mtx);
+	ctx_close_list(dead);
+}
+
+// ctx_get borrows an idle context or opens one.  It never waits: async.c
+// calls it under its own lock and from callbacks.
 static mpb_err
 ctx_get(mpb_client *c, client_ctx **cxp)
 {
 	client_ctx *cx;
-	client_ctx *dead = NULL;
 
 	pthread_mutex_lock(&c->c_mtx);
 	if ((cx = c->c_free) != NULL) {
 		c->c_free = cx->cx_next;
 	}
-	// Contexts retired by async callbacks are closed here, by a thread
-	// that may wait: closing one waits on nng.
-	if (!mpbi_in_callback()) {
-		dead      = c->c_dead;
-		c->c_dead = NULL;
-	}
 	pthread_mutex_unlock(&c->c_mtx);
-	ctx_close_list(dead);
 	if (cx == NULL) {
 		return (ctx_open(c, cxp));
 	}
@@ -275,6 +281,9 @@ transact(mpb_client *c, nng_msg *req, nng_duration recv_ms, nng_msg **replyp)
 	mpb_err     err;
 	int         rv;
 
+	// Contexts retired by async callbacks are closed here, by a thread
+	// that may wait: closing one waits on nng.
+	mpbi_ctx_close_dead(c);
 	if ((err = ctx_get(c, &cx)) != MPB_OK) {
 		nng_msg_free(req);
 		return (err);
@@ -350,6 +359,12 @@ mpbi_client_check(const mpb_client *c)
 		return (MPB_EFORK);
 	}
 	return (MPB_OK);
+}
+
+uint64_t
+mpbi_client_max_frame(const mpb_client *c)
+{
+	return (c->c_max_frame);
 }
 
 mpbi_async *
@@ -477,13 +492,18 @@ mpbi_call_run(mpbi_call *call, int64_t wait_ms, size_t nresults)
 mpb_err
 mpbi_call_reply(mpbi_call *call, size_t nresults)
 {
+	return (mpbi_reply_read(nng_msg_body(call->reply),
+	    nng_msg_len(call->reply), nresults, &call->f));
+}
+
+mpb_err
+mpbi_reply_read(const void *buf, size_t len, size_t nresults, mpbi_frame *f)
+{
 	const char *text    = NULL;
 	size_t      textlen = 0;
 	mpb_err     err;
 
-	err = mpbi_reply_parse(nng_msg_body(call->reply),
-	    nng_msg_len(call->reply), MPBI_MAX_DEPTH_CAP, &call->f, &text,
-	    &textlen);
+	err = mpbi_reply_parse(buf, len, MPBI_MAX_DEPTH_CAP, f, &text, &textlen);
 	if (text != NULL) {
 		// The broker answered with an error.  (A reply that does not
 		// parse also gives MPB_EPROTO, but leaves text NULL.)
@@ -494,7 +514,7 @@ mpbi_call_reply(mpbi_call *call, size_t nresults)
 		return (err);
 	}
 	// More results are fine: a newer broker may append some.
-	if (call->f.nelem < nresults + 1) {
+	if (f->nelem < nresults + 1) {
 		return (MPB_EPROTO);
 	}
 	return (MPB_OK);
@@ -922,7 +942,7 @@ mpb_close(mpb_client *c)
 	}
 	// Calls still in flight fail now, and their callbacks return,
 	// before anything they use is freed.
-	mpbi_async_close(&c->c_async);
+	mpbi_async_close(c);
 	client_free(c);
 }
 

@@ -111,18 +111,37 @@ mpb_err mpbi_str_dup(const char *p, size_t len, char **strp);
 // function with the op's main result.
 
 struct mpbi_aop;
+struct mpbi_afr;
 
 // Per-handle state of async calls, embedded in the handle (so a forked
 // child's mpb_close, which may only free memory, frees it too).
+//
+// Calls that can never park in the broker (timeout 0, or ops that do not
+// wait) are coalesced: while MPBI_ASYNC_WINDOW frames of such calls are in
+// flight, later ones wait in a_pending, and the next frame carries them
+// all as one batch request (PROTOCOL.md 4.13) -- the pipelining that
+// amortises nng's round trip over many calls.
 typedef struct mpbi_async {
 	pthread_mutex_t  a_mtx;
 	pthread_cond_t   a_cv;       // a call completed (CLOCK_MONOTONIC)
-	struct mpbi_aop *a_calls;    // in flight, for mpb_close to cancel
-	size_t           a_inflight; // submitted, callback not yet returned
-	size_t           a_limit;    // the bound on a_inflight
-	unsigned         a_sleepers; // threads waiting on a_cv
-	bool             a_closing;  // mpb_close has begun
+	struct mpbi_afr *a_frames;   // in flight, for mpb_close to cancel
+	struct mpbi_afr *a_spare;    // idle frames, context and aio kept
+	struct mpbi_aop *a_pending;  // coalescable calls not yet sent, FIFO
+	struct mpbi_aop *a_pending_tail;
+	size_t           a_npending;
+	unsigned         a_nbatching; // frames of coalescable calls in flight
+	size_t           a_inflight;  // submitted, callback not yet returned
+	size_t           a_limit;     // the bound on a_inflight
+	size_t           a_coalesce;  // most calls in one frame (1: never)
+	unsigned         a_sleepers;  // threads waiting on a_cv
+	bool             a_closing;   // mpb_close has begun
 } mpbi_async;
+
+// Frames of coalescable calls in flight at once before further calls wait
+// to be sent together.  One: the fewer frames, the fewer of nng's
+// hand-offs per call; two (one frame written and read while the other is
+// at the broker) measured no faster on 2 vCPUs (mpb-bench -A -P 64).
+#define MPBI_ASYNC_WINDOW 1
 
 // mpbi_result_fn picks an op's main result out of its parsed success
 // reply (f->elem[1..nresults] are present), checking its type; NULL
@@ -147,7 +166,7 @@ bool mpbi_in_callback(void);
 mpb_err mpbi_async_init(mpbi_async *a);
 // mpbi_async_close fails every call in flight (their callbacks get
 // MPB_ECONNLOST) and waits until every callback has returned.
-void mpbi_async_close(mpbi_async *a);
+void mpbi_async_close(mpb_client *c);
 void mpbi_async_fini(mpbi_async *a);
 
 // ---------------------------------------------------------------------
@@ -177,6 +196,18 @@ nng_duration mpbi_recv_timeout(const mpb_client *c, int64_t wait_ms);
 // The mpb_err for a failed send, and for a failed receive, of a request.
 mpb_err mpbi_send_err(int rv);
 mpb_err mpbi_recv_err(int rv);
+
+// mpbi_reply_read reads the reply frame buf[0..len) into *f as
+// mpbi_call_reply does (the broker's error text kept for this thread).
+mpb_err mpbi_reply_read(
+    const void *buf, size_t len, size_t nresults, mpbi_frame *f);
+
+// The broker's frame limit learnt from ping at connect (0: unknown).
+uint64_t mpbi_client_max_frame(const mpb_client *c);
+
+// mpbi_ctx_close_dead closes the contexts retired by callbacks; it waits
+// on nng, so never from a callback or under a lock a callback takes.
+void mpbi_ctx_close_dead(mpb_client *c);
 
 // mpbi_call_reply reads call->reply: the broker's error (its text kept
 // for mpb_last_error_text() on this thread), MPB_EPROTO, or MPB_OK with

@@ -116,6 +116,23 @@ record(void *arg, mpb_err err, const void *value, size_t len)
 	atomic_fetch_add(&k->all->done, 1);
 }
 
+// record_item records a get of test_coalesced_over_frame's items: value
+// is the item's number, or -1 when its bytes are not the whole item.
+static void
+record_item(void *arg, mpb_err err, const void *value, size_t len)
+{
+	call          *k = arg;
+	const uint8_t *b = value;
+
+	if (value != NULL && len == 1003 && b[0] == 0xc5) {
+		k->value = b[3];
+	}
+	k->err   = err;
+	k->at_ms = mpbt_now_ms();
+	atomic_fetch_add(&k->called, 1);
+	atomic_fetch_add(&k->all->done, 1);
+}
+
 // Every call was called back exactly once; returns how many got want.
 static size_t
 calls_check(calls *cs, mpb_err want)
@@ -365,6 +382,144 @@ test_dict(void **state)
 	calls_fini(&gets);
 }
 
+// stat_op reads how many requests of op the broker has run (stats' ops).
+static int64_t
+stat_op(mpb_client *c, const char *op)
+{
+	msgpack_unpacked u;
+	void            *buf;
+	size_t           len;
+	size_t           off = 0;
+	int64_t          n   = 0;
+
+	assert_ok(mpb_stats(c, &buf, &len));
+	msgpack_unpacked_init(&u);
+	assert_int_equal(msgpack_unpack_next(&u, buf, len, &off),
+	    MSGPACK_UNPACK_SUCCESS);
+	assert_int_equal(u.data.type, MSGPACK_OBJECT_MAP);
+	for (uint32_t i = 0; i < u.data.via.map.size; i++) {
+		msgpack_object_kv *kv = &u.data.via.map.ptr[i];
+
+		if (kv->key.type != MSGPACK_OBJECT_STR || kv->key.via.str.size != 3 ||
+		    memcmp(kv->key.via.str.ptr, "ops", 3) != 0) {
+			continue;
+		}
+		assert_int_equal(kv->val.type, MSGPACK_OBJECT_MAP);
+		for (uint32_t j = 0; j < kv->val.via.map.size; j++) {
+			msgpack_object_kv *o = &kv->val.via.map.ptr[j];
+
+			if (o->key.type == MSGPACK_OBJECT_STR &&
+			    o->key.via.str.size == strlen(op) &&
+			    memcmp(o->key.via.str.ptr, op, strlen(op)) == 0) {
+				n = (int64_t) o->val.via.u64;
+			}
+		}
+	}
+	msgpack_unpacked_destroy(&u);
+	mpb_free(buf);
+	return (n);
+}
+
+// Calls that cannot wait travel many to a frame (batch requests), each
+// still answered in its own callback; coalescing can be turned off.
+static void
+test_coalesced(void **state)
+{
+	enum { N = 2000 };
+	calls    puts, more;
+	int64_t  batches0, puts0, batches1;
+	uint64_t size;
+
+	(void) state;
+	create("co");
+	assert_mpb(mpb_async_set_coalesce(cl, 0), MPB_EINVAL);
+	assert_mpb(mpb_async_set_coalesce(cl, 4097), MPB_EINVAL);
+	batches0 = stat_op(cl, "batch");
+	puts0    = stat_op(cl, "queue.put");
+	calls_init(&puts, N);
+	for (size_t i = 0; i < N; i++) {
+		enc e = e_int((int64_t) i);
+
+		assert_ok(mpb_async_queue_put(
+		    cl, "co", e.b, e.n, 0, 0, record, &puts.v[i]));
+	}
+	assert_ok(mpb_async_wait(cl, 60000));
+	assert_int_equal(calls_check(&puts, MPB_OK), N);
+	// Every put ran once, and fewer frames than puts carried them.
+	assert_int_equal(stat_op(cl, "queue.put") - puts0, N);
+	batches1 = stat_op(cl, "batch");
+	assert_true(batches1 > batches0);
+	assert_true(batches1 - batches0 < N / 2);
+	assert_ok(mpb_queue_qsize(cl, "co", &size));
+	assert_int_equal(size, N);
+
+	// One call per frame: no batch at all.
+	assert_ok(mpb_async_set_coalesce(cl, 1));
+	calls_init(&more, 500);
+	for (size_t i = 0; i < more.n; i++) {
+		assert_ok(mpb_async_queue_get(cl, "co", 0, record, &more.v[i]));
+	}
+	assert_ok(mpb_async_wait(cl, 60000));
+	assert_int_equal(calls_check(&more, MPB_OK), more.n);
+	assert_int_equal(stat_op(cl, "batch"), batches1);
+	assert_ok(mpb_async_set_coalesce(cl, MPB_ASYNC_COALESCE));
+	calls_fini(&puts);
+	calls_fini(&more);
+}
+
+// A frame whose replies would outgrow the broker's frame limit: the
+// broker leaves the rest unrun and the library sends them again, so
+// every get still gets its own item.
+static void
+test_coalesced_over_frame(void **state)
+{
+	static const char *const extra[] = { "--max-frame", "4096", NULL };
+	enum { N = 40, ITEM = 1000 };
+	mpbt_broker b;
+	mpb_client *c;
+	calls       gets;
+	uint8_t     item[ITEM + 3];
+	bool        seen[N] = { false };
+	int64_t     batches;
+
+	(void) state;
+	assert_true(mpbt_broker_start(&b, extra));
+	assert_ok(mpb_connect(b.url, 5000, &c));
+	assert_ok(mpb_queue_create(c, "big", MPB_QUEUE_FIFO, 0, NULL));
+	// bin 16 of ITEM bytes, the first of which numbers the item.
+	item[0] = 0xc5;
+	item[1] = ITEM >> 8;
+	item[2] = ITEM & 0xff;
+	memset(item + 3, 'x', ITEM);
+	for (int i = 0; i < N; i++) {
+		item[3] = (uint8_t) i;
+		assert_ok(mpb_queue_put(c, "big", item, sizeof(item), 0, 0));
+	}
+	calls_init(&gets, N);
+	for (size_t i = 0; i < N; i++) {
+		assert_ok(mpb_async_queue_get(c, "big", 0, record_item, &gets.v[i]));
+	}
+	assert_ok(mpb_async_wait(c, 30000));
+	assert_int_equal(calls_check(&gets, MPB_OK), N);
+	// Each item came back whole, and once.
+	for (size_t i = 0; i < N; i++) {
+		int64_t v = gets.v[i].value;
+
+		assert_true(v >= 0 && v < N);
+		assert_false(seen[v]);
+		seen[v] = true;
+	}
+	// Some frames carried several gets, and no get ran twice (the
+	// broker counts only the requests it ran).
+	batches = stat_op(c, "batch");
+	print_message("%lld batch frames\n", (long long) batches);
+	assert_true(batches >= 1);
+	assert_int_equal(stat_op(c, "queue.get"), N);
+	mpb_close(c);
+	assert_int_equal(mpbt_broker_stop(&b), 0);
+	calls_fini(&gets);
+}
+
 // mpb_close fails the calls in flight at once, after their callbacks.
 static void
 test_close_in_flight(void **state)
@@ -385,6 +540,35 @@ test_close_in_flight(void **state)
 	mpb_close(c2);
 	assert_true(mpbt_now_ms() - t0 < 2000);
 	assert_int_equal(calls_check(&cs, MPB_ECONNLOST), cs.n);
+	calls_fini(&cs);
+}
+
+// mpb_close with coalesced calls waiting and in flight: each is called
+// back once; every acknowledged put is in the queue, and no more than
+// the acknowledged plus the outcome-unknown ones.
+static void
+test_close_coalesced(void **state)
+{
+	calls       cs;
+	mpb_client *c2;
+	enc         e = e_int(7);
+	size_t      ok, lost;
+	uint64_t    size;
+
+	(void) state;
+	create("closing");
+	assert_ok(mpb_connect(broker.url, 5000, &c2));
+	calls_init(&cs, 1000);
+	for (size_t i = 0; i < cs.n; i++) {
+		assert_ok(mpb_async_queue_put(
+		    c2, "closing", e.b, e.n, 0, 0, record, &cs.v[i]));
+	}
+	mpb_close(c2);
+	ok   = calls_check(&cs, MPB_OK);
+	lost = calls_check(&cs, MPB_ECONNLOST);
+	assert_int_equal(ok + lost, cs.n);
+	assert_ok(mpb_queue_qsize(cl, "closing", &size));
+	assert_true(size >= ok && size <= ok + lost);
 	calls_fini(&cs);
 }
 
@@ -462,7 +646,10 @@ main(void)
 		cmocka_unit_test(test_inside_callback),
 		cmocka_unit_test(test_released_by_other_process),
 		cmocka_unit_test(test_dict),
+		cmocka_unit_test(test_coalesced),
+		cmocka_unit_test(test_coalesced_over_frame),
 		cmocka_unit_test(test_close_in_flight),
+		cmocka_unit_test(test_close_coalesced),
 		cmocka_unit_test(test_broker_killed),
 		cmocka_unit_test(test_fork),
 	};

@@ -959,6 +959,23 @@ typedef void (*mpb_done_fn)(void *arg, mpb_err err, const void *value, size_t le
 // flight: each completes within its own timeouts.
 mpb_err mpb_async_set_limit(mpb_client *client, size_t max_inflight);
 
+// Pipelining.  Calls that can never wait in the broker -- a queue get or
+// put with timeout_ms 0, and the dict calls -- are coalesced: while a
+// frame of such calls is on its way, further ones wait in the handle
+// and the next frame carries all of them (up to the bound below, and up
+// to the broker's frame limit) as one batch request (PROTOCOL.md 4.13).
+// One round trip then serves many calls, as Redis pipelining does; each
+// call still gets its own outcome in its own callback, and a handle that
+// is idle sends a call at once.  The calls of one frame run in the order
+// they were submitted, as one isolated run in the broker.  A call with a
+// timeout above 0 always travels alone (it may wait in the broker).
+#define MPB_ASYNC_COALESCE 256
+
+// mpb_async_set_coalesce bounds the calls one frame may carry (1 to 4096,
+// the broker's most requests in a batch; else MPB_EINVAL).  1 sends every
+// call in a frame of its own.  Default MPB_ASYNC_COALESCE.
+mpb_err mpb_async_set_coalesce(mpb_client *client, size_t max_per_frame);
+
 // queue.put: no result.  As mpb_queue_put.
 mpb_err mpb_async_queue_put(mpb_client *client, const char *name,
     const void *value, size_t len, int64_t priority, uint32_t timeout_ms,
@@ -988,11 +1005,16 @@ mpb_err mpb_async_dict_incr(mpb_client *client, const char *name,
 // (called from a callback), MPB_EINVAL, MPB_EFORK.
 mpb_err mpb_async_wait(mpb_client *client, int timeout_ms);
 
-// mpb_close with async calls in flight fails them: their callbacks get
-// MPB_ECONNLOST (outcome unknown, as for a lost connection) at once, and
-// mpb_close returns once every callback has returned.  fork: a forked
-// child's calls fail with MPB_EFORK, as synchronous ones; the parent's
-// calls in flight are not the child's and never call back in it.
+// mpb_close with async calls in flight: calls not yet sent, and calls
+// that may be waiting in the broker (a timeout above 0), fail at once --
+// their callbacks get MPB_ECONNLOST (outcome unknown, as for a lost
+// connection); calls that cannot wait are answered by the broker at once,
+// and mpb_close lets them finish with their real outcome (bounded by the
+// connect timeout if the connection is lost) so that the connection is
+// quiet when it is closed.  mpb_close returns once every callback has
+// returned.  fork: a forked child's calls fail with MPB_EFORK, as
+// synchronous ones; the parent's calls in flight are not the child's and
+// never call back in it.
 
 #ifdef __cplusplus
 }
