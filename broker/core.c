@@ -110,8 +110,47 @@ mpbi_broker_config(const mpbi_broker *b)
 }
 
 // Bytes held in items, process-wide (items are only made and freed
-// under the broker lock): what --max-memory limits.
+// under the broker lock): what --max-memory limits.  Items waiting in the
+// cache below are not counted: they hold no value.
 static size_t item_bytes;
+
+// A small cache of freed items, so that steady puts and gets of small
+// values do not go to malloc.  Item sizes up to ITEM_CACHE_MAX_DATA data
+// bytes fall into classes of ITEM_CACHE_STEP bytes; an item of class c is
+// allocated with room for c * ITEM_CACHE_STEP data bytes whatever its
+// length, so any freed item of that class fits any value of the class.
+// With the 8-byte header the allocation is 16c + 8 bytes: exactly what
+// glibc's 16-byte granularity gives the unrounded size anyway, so rounding
+// costs live items nothing.  The cache holds at most ITEM_CACHE_MAX_BYTES
+// (headers included); past that, freed items go back to malloc.
+#define ITEM_CACHE_STEP 16u
+#define ITEM_CACHE_MAX_DATA 128u
+#define ITEM_CACHE_CLASSES (ITEM_CACHE_MAX_DATA / ITEM_CACHE_STEP)
+#define ITEM_CACHE_MAX_BYTES (256u * 1024u)
+
+typedef struct item_free item_free;
+struct item_free {
+	item_free *if_next; // overlays the freed item's own bytes
+};
+
+static item_free *item_cache[ITEM_CACHE_CLASSES + 1]; // [0] unused
+static size_t     item_cache_bytes;
+
+// The cache class of an item of len data bytes, or 0 for none (too big).
+static size_t
+item_class(size_t len)
+{
+	if (len > ITEM_CACHE_MAX_DATA) {
+		return (0);
+	}
+	return (len == 0 ? 1 : (len + ITEM_CACHE_STEP - 1) / ITEM_CACHE_STEP);
+}
+
+static size_t
+item_class_size(size_t c)
+{
+	return (sizeof(mpbi_item) + c * ITEM_CACHE_STEP);
+}
 
 size_t
 mpbi_item_bytes(void)
@@ -119,12 +158,31 @@ mpbi_item_bytes(void)
 	return (item_bytes);
 }
 
+void
+mpbi_item_bytes_add(size_t n)
+{
+	item_bytes += n;
+}
+
+void
+mpbi_item_bytes_sub(size_t n)
+{
+	item_bytes -= n;
+}
+
 mpbi_item *
 mpbi_item_create(const void *data, size_t len)
 {
+	size_t     c = item_class(len);
 	mpbi_item *it;
 
-	if (len > UINT32_MAX || (it = malloc(sizeof(*it) + len)) == NULL) {
+	if (c != 0 && item_cache[c] != NULL) {
+		it                = (mpbi_item *) (void *) item_cache[c];
+		item_cache[c]     = item_cache[c]->if_next;
+		item_cache_bytes -= item_class_size(c);
+	} else if (len > UINT32_MAX ||
+	    (it = malloc(c != 0 ? item_class_size(c) : sizeof(*it) + len)) ==
+	        NULL) {
 		return (NULL);
 	}
 	it->it_len        = (uint32_t) len;
@@ -137,10 +195,36 @@ mpbi_item_create(const void *data, size_t len)
 void
 mpbi_item_destroy(mpbi_item *it)
 {
-	if (it != NULL) {
-		item_bytes -= sizeof(*it) + it->it_len;
+	size_t c;
+
+	if (it == NULL) {
+		return;
+	}
+	item_bytes -= sizeof(*it) + it->it_len;
+	c = item_class(it->it_len);
+	if (c != 0 && item_cache_bytes + item_class_size(c) <= ITEM_CACHE_MAX_BYTES) {
+		item_free *f = (item_free *) (void *) it;
+
+		f->if_next    = item_cache[c];
+		item_cache[c] = f;
+		item_cache_bytes += item_class_size(c);
+		return;
 	}
 	free(it);
+}
+
+void
+mpbi_item_cache_free(void)
+{
+	for (size_t c = 1; c <= ITEM_CACHE_CLASSES; c++) {
+		while (item_cache[c] != NULL) {
+			item_free *f = item_cache[c];
+
+			item_cache[c] = f->if_next;
+			free(f);
+		}
+	}
+	item_cache_bytes = 0;
 }
 
 // ---------------------------------------------------------------------
@@ -258,6 +342,10 @@ mpbi_broker_destroy(mpbi_broker *b)
 	msgpack_sbuffer_destroy(&b->b_effect);
 	free(b->b_outbox);
 	free(b);
+	// Caches of freed items and reply messages: nothing is cached past
+	// the last broker.
+	mpbi_item_cache_free();
+	mpbi_reply_cache_free();
 }
 
 // ---------------------------------------------------------------------

@@ -127,11 +127,20 @@ typedef struct mpbi_item {
 	uint8_t  it_data[];
 } mpbi_item;
 
-// NULL on allocation failure.
+// NULL on allocation failure.  Small items come from a bounded cache of
+// freed ones when it has one of their size class (see core.c).
 mpbi_item *mpbi_item_create(const void *data, size_t len);
-// Bytes held in items now (headers included), for --max-memory and stats.
+// Bytes held in live items now (headers included), for --max-memory and
+// stats; freed items kept in the cache are not counted.
 size_t mpbi_item_bytes(void);
+// Counts (add) or uncounts (sub) n bytes in mpbi_item_bytes for values a
+// store keeps inline rather than in items (fifo and lifo chunks, which
+// count each value as len + sizeof(mpbi_item), as an item would).
+void mpbi_item_bytes_add(size_t n);
+void mpbi_item_bytes_sub(size_t n);
 void       mpbi_item_destroy(mpbi_item *it);
+// Gives the cached freed items back to malloc (mpbi_broker_destroy).
+void mpbi_item_cache_free(void);
 
 // Reply under construction: one nng message and a writer into it.
 typedef struct mpbi_reply {

@@ -36,7 +36,8 @@ batch_run_one(mpbi_req *r, mpbi_span frame)
 		return;
 	}
 	mpbi_reply_raw(&r->r_reply, nng_msg_body(msg), nng_msg_len(msg));
-	nng_msg_free(msg);
+	// The next request's reply is built in the same message.
+	mpbi_reply_recycle(msg);
 }
 
 // The bytes of r's reply so far.

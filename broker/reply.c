@@ -8,11 +8,66 @@
 // The longest error message sent; longer ones are cut.
 #define REPLY_MAX_TEXT 200
 
+// Reply messages kept for reuse.  The server sends most replies in the
+// request's own message (mpbi_reply_move), so the message a reply was
+// built in comes back here and the next reply is built in it: in steady
+// state no reply allocates.  Process-wide like the item cache, and
+// touched only under the broker lock.  Bounded in count and in each
+// message's capacity, so a rare huge reply does not stay pinned.
+#define REPLY_CACHE_MAX 4
+#define REPLY_CACHE_MAX_CAP (64u * 1024u)
+
+static nng_msg *reply_cache[REPLY_CACHE_MAX];
+static size_t   reply_ncached;
+
+void
+mpbi_reply_recycle(nng_msg *msg)
+{
+	if (msg == NULL) {
+		return;
+	}
+	if (reply_ncached == REPLY_CACHE_MAX ||
+	    nng_msg_capacity(msg) > REPLY_CACHE_MAX_CAP) {
+		nng_msg_free(msg);
+		return;
+	}
+	nng_msg_clear(msg);
+	nng_msg_header_clear(msg);
+	reply_cache[reply_ncached++] = msg;
+}
+
+void
+mpbi_reply_cache_free(void)
+{
+	while (reply_ncached > 0) {
+		nng_msg_free(reply_cache[--reply_ncached]);
+	}
+}
+
+nng_msg *
+mpbi_reply_move(nng_msg *reply, nng_msg *req)
+{
+	size_t len = nng_msg_len(reply);
+
+	// nng_msg_capacity counts from the body's start, so after the clear
+	// it is the room an append fills without reallocating.
+	nng_msg_clear(req);
+	if (len <= nng_msg_capacity(req) &&
+	    nng_msg_append(req, nng_msg_body(reply), len) == 0) {
+		mpbi_reply_recycle(reply);
+		return (req);
+	}
+	nng_msg_free(req);
+	return (reply);
+}
+
 static void
 reply_alloc(mpbi_reply *rep)
 {
 	rep->rp_msg = NULL;
-	if (nng_msg_alloc(&rep->rp_msg, 0) != 0) {
+	if (reply_ncached > 0) {
+		rep->rp_msg = reply_cache[--reply_ncached];
+	} else if (nng_msg_alloc(&rep->rp_msg, 0) != 0) {
 		rep->rp_msg = NULL;
 	}
 	// A writer over a NULL message fails at its first put, which makes

@@ -36,6 +36,20 @@ bool mpbi_reply_is_error(const mpbi_reply *rep);
 // allocated).  Ownership passes to the caller.
 nng_msg *mpbi_reply_take(mpbi_reply *rep);
 
+// Reuse of reply messages (replies need no allocation in steady state).
+// mpbi_reply_move turns reply into the reply to req: when req's message
+// has the room, reply's bytes are copied into it (no allocation: nng
+// keeps a received message's capacity) and reply's message is kept for
+// the next reply; otherwise req is freed and reply is returned.  Both
+// are consumed; the result is what to send.  The request's bytes are
+// gone afterwards, so call it only once the request has been handled.
+nng_msg *mpbi_reply_move(nng_msg *reply, nng_msg *req);
+// Keeps msg (consumed) for a later reply, or frees it when the cache is
+// full or msg is large.
+void mpbi_reply_recycle(nng_msg *msg);
+// Frees the kept messages (mpbi_broker_destroy).
+void mpbi_reply_cache_free(void);
+
 // Shorthands on the request being handled.
 void mpbi_req_ok(mpbi_req *r, size_t nresults);
 void mpbi_req_error(mpbi_req *r, mpb_err code, const char *fmt, ...)

@@ -26,6 +26,7 @@
 #include <nng/transport/tcp/tcp.h>
 
 #include "durable.h"
+#include "reply.h"
 #include "server.h"
 
 // How long the watchdog waits for its own ping before it declares a
@@ -49,6 +50,16 @@ typedef enum worker_state {
 	W_DEAD,   // the socket is closed
 } worker_state;
 
+// Replies handed to nng and not yet sent, for one session (see
+// unsent_session_open).  Made when the session starts and kept in
+// s->unsent until it ends, so counting a reply costs no allocation; a
+// session that ends with replies still in flight leaves its counter to
+// the last of them to free.
+typedef struct unsent_ctr {
+	uint32_t uc_n;
+	bool     uc_gone; // the session has ended: free at uc_n == 0
+} unsent_ctr;
+
 typedef struct worker worker;
 struct worker {
 	mpbi_server *srv;
@@ -56,6 +67,7 @@ struct worker {
 	nng_aio     *aio;
 	worker_state state;
 	uint32_t     sid; // session of the request it holds
+	unsent_ctr  *unsent; // counts the reply being sent (W_SEND), or NULL
 	worker      *next_idle;
 	worker      *next_all;
 };
@@ -84,7 +96,7 @@ struct mpbi_server {
 	worker            *all;
 	unsigned           receiving;
 	unsigned           sending;
-	mpbi_htab         *unsent;      // session id -> replies not yet sent
+	mpbi_htab         *unsent;      // session id -> unsent_ctr *
 	mpbi_aof          *aof;         // the log, with --data-dir
 	uint32_t           flood_sid;   // last session logged for flooding
 	listener          *listeners;
@@ -169,17 +181,51 @@ worker_release(mpbi_server *s, worker *w)
 // (Closing its connection instead, as Redis does, makes nng 1.5.2's
 // reaper hang on the send stuck in the full socket, and with it the next
 // nng_close in the process.)
-static size_t
-unsent_add(mpbi_server *s, uint32_t sid, int delta)
+static void
+unsent_session_open(mpbi_server *s, uint32_t sid)
 {
-	uintptr_t n = (uintptr_t) mpbi_htab_remove(s->unsent, &sid, sizeof(sid));
+	unsent_ctr *c = calloc(1, sizeof(*c));
 
-	n = delta > 0 ? n + 1 : n - 1;
-	if (n > 0 &&
-	    mpbi_htab_insert(s->unsent, &sid, sizeof(sid), (void *) n) != MPB_OK) {
-		return (0); // cannot count it: do not punish the client
+	if (c != NULL &&
+	    mpbi_htab_insert(s->unsent, &sid, sizeof(sid), c) != MPB_OK) {
+		free(c);
 	}
-	return ((size_t) n);
+	// Without a counter the session's replies are not counted: better
+	// than refusing it.
+}
+
+static void
+unsent_session_close(mpbi_server *s, uint32_t sid)
+{
+	unsent_ctr *c = mpbi_htab_remove(s->unsent, &sid, sizeof(sid));
+
+	if (c != NULL) {
+		if (c->uc_n == 0) {
+			free(c);
+		} else {
+			c->uc_gone = true;
+		}
+	}
+}
+
+static size_t
+unsent_count(mpbi_server *s, uint32_t sid)
+{
+	unsent_ctr *c = mpbi_htab_get(s->unsent, &sid, sizeof(sid));
+
+	return (c != NULL ? c->uc_n : 0);
+}
+
+// The send of w's reply has completed (or failed).
+static void
+unsent_done(worker *w)
+{
+	unsent_ctr *c = w->unsent;
+
+	w->unsent = NULL;
+	if (c != NULL && --c->uc_n == 0 && c->uc_gone) {
+		free(c);
+	}
 }
 
 static void
@@ -187,8 +233,12 @@ worker_send(mpbi_server *s, worker *w, nng_msg *msg)
 {
 	w->state = W_SEND;
 	s->sending++;
-	// Once, as the count passes the limit.
-	(void) unsent_add(s, w->sid, +1);
+	// A reply to a session that has already ended (a parked request
+	// cancelled at its end) finds no counter: nng drops it anyway.
+	if ((w->unsent = mpbi_htab_get(s->unsent, &w->sid, sizeof(w->sid))) !=
+	    NULL) {
+		w->unsent->uc_n++;
+	}
 	nng_aio_set_msg(w->aio, msg);
 	nng_ctx_send(w->ctx, w->aio);
 }
@@ -241,8 +291,7 @@ worker_on_recv(mpbi_server *s, worker *w, int rv)
 		return;
 	}
 	w->sid = (uint32_t) nng_pipe_id(nng_msg_get_pipe(msg));
-	if ((uintptr_t) mpbi_htab_get(s->unsent, &w->sid, sizeof(w->sid)) >=
-	    s->cfg.max_unsent) {
+	if (unsent_count(s, w->sid) >= s->cfg.max_unsent) {
 		if (s->flood_sid != w->sid) {
 			s->flood_sid = w->sid;
 			mpbi_log("session %u leaves %u replies unread: dropping "
@@ -255,22 +304,25 @@ worker_on_recv(mpbi_server *s, worker *w, int rv)
 	}
 	outcome = mpbi_broker_handle(s->broker, w->sid, w, nng_msg_body(msg),
 	    nng_msg_len(msg), mpbi_now_ms(), &reply);
-	nng_msg_free(msg);
 	// Any request may arm a timer (a parked one's deadline, a lock's
 	// lease), not only one that parks.
 	wake_timer_if_needed(s);
 	switch (outcome) {
 	case MPBI_REPLY:
-		worker_send(s, w, reply);
+		// The reply leaves in the request's message (no allocation);
+		// the core kept no pointer into the request.
+		worker_send(s, w, mpbi_reply_move(reply, msg));
 		// Keep the receivers whole while replies are on their way: a
 		// client slow to read them must not stop the broker reading.
 		fill_receivers(s);
 		break;
 	case MPBI_PARKED:
+		nng_msg_free(msg);
 		w->state = W_PARKED;
 		fill_receivers(s);
 		break;
 	case MPBI_DROP:
+		nng_msg_free(msg);
 		worker_release(s, w);
 		break;
 	}
@@ -290,7 +342,7 @@ worker_cb(void *arg)
 		break;
 	case W_SEND:
 		s->sending--;
-		(void) unsent_add(s, w->sid, -1);
+		unsent_done(w);
 		if (rv != 0) {
 			// The message is still ours when a send fails.
 			nng_msg_free(nng_aio_get_msg(w->aio));
@@ -321,10 +373,13 @@ pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
 	}
 	pthread_mutex_lock(&s->lock);
 	if (ev == NNG_PIPE_EV_ADD_PRE) {
-		rv = mpbi_broker_session_open(s->broker, sid);
+		if ((rv = mpbi_broker_session_open(s->broker, sid)) == MPB_OK) {
+			unsent_session_open(s, sid);
+		}
 	} else {
 		// Releasing what the session held may start a lease.
 		mpbi_broker_session_close(s->broker, sid);
+		unsent_session_close(s, sid);
 		wake_timer_if_needed(s);
 	}
 	pthread_mutex_unlock(&s->lock);
@@ -605,9 +660,19 @@ mpbi_server_watchdog(mpbi_server *s)
 // Start and stop
 
 static void
+free_unsent_ctr(void *arg, const void *key, size_t klen, void *val)
+{
+	(void) arg;
+	(void) key;
+	(void) klen;
+	free(val);
+}
+
+static void
 server_free(mpbi_server *s)
 {
-	worker *w;
+	worker  *w;
+	uint64_t c = 0;
 
 	while ((w = s->all) != NULL) {
 		s->all = w->next_all;
@@ -618,6 +683,13 @@ server_free(mpbi_server *s)
 		listener_fini(&s->listeners[i]);
 	}
 	free(s->listeners);
+	// Counters of sessions that never ended; those of ended sessions
+	// were freed by their last send, which nng_aio_free waited for.
+	if (s->unsent != NULL) {
+		do {
+			c = mpbi_htab_scan(s->unsent, c, 256, free_unsent_ctr, NULL);
+		} while (c != 0);
+	}
 	mpbi_htab_destroy(s->unsent);
 	mpbi_broker_destroy(s->broker);
 	mpbi_aof_close(s->aof); // after the broker: nothing logs any more

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "core.h"
+#include "reply.h"
 #include "proto.h"
 
 // Sessions every test starts with.
@@ -371,6 +372,59 @@ call(fx *x, uint32_t sid, uintptr_t token, nng_msg *req, reply *rp)
 	return (oc);
 }
 
+// Allocation counting for the hot-path test: while count_allocs is set,
+// every malloc/calloc/realloc made by code linked into this program (the
+// broker core, not nng or libc themselves), every nng_msg_alloc, and every
+// nng_msg_append or nng_msg_reserve that must grow a message counts one.
+// Linked with --wrap for each (unit_core.cmake).
+static bool   count_allocs;
+static size_t nallocs;
+void         *__real_malloc(size_t n);
+void         *__real_calloc(size_t n, size_t size);
+void         *__real_realloc(void *p, size_t n);
+int           __real_nng_msg_alloc(nng_msg **mp, size_t n);
+int           __real_nng_msg_reserve(nng_msg *m, size_t n);
+void         *__wrap_malloc(size_t n);
+void         *__wrap_calloc(size_t n, size_t size);
+void         *__wrap_realloc(void *p, size_t n);
+int           __wrap_nng_msg_alloc(nng_msg **mp, size_t n);
+int           __wrap_nng_msg_reserve(nng_msg *m, size_t n);
+
+void *
+__wrap_malloc(size_t n)
+{
+	nallocs += count_allocs;
+	return (__real_malloc(n));
+}
+
+void *
+__wrap_calloc(size_t n, size_t size)
+{
+	nallocs += count_allocs;
+	return (__real_calloc(n, size));
+}
+
+void *
+__wrap_realloc(void *p, size_t n)
+{
+	nallocs += count_allocs;
+	return (__real_realloc(p, n));
+}
+
+int
+__wrap_nng_msg_alloc(nng_msg **mp, size_t n)
+{
+	nallocs += count_allocs;
+	return (__real_nng_msg_alloc(mp, n));
+}
+
+int
+__wrap_nng_msg_reserve(nng_msg *m, size_t n)
+{
+	nallocs += count_allocs && nng_msg_capacity(m) < n;
+	return (__real_nng_msg_reserve(m, n));
+}
+
 // Out-of-memory injection: the next fail_appends calls of nng_msg_append
 // (how every reply is built) fail.  Linked with --wrap=nng_msg_append.
 static int fail_appends;
@@ -380,6 +434,7 @@ int        __wrap_nng_msg_append(nng_msg *m, const void *p, size_t n);
 int
 __wrap_nng_msg_append(nng_msg *m, const void *p, size_t n)
 {
+	nallocs += count_allocs && nng_msg_capacity(m) - nng_msg_len(m) < n;
 	if (fail_appends > 0) {
 		fail_appends--;
 		return (NNG_ENOMEM);
@@ -1441,6 +1496,110 @@ test_get_reply_oom_keeps_item(void **state)
 	assert_int_equal(r.code, MPB_ENOMEM);
 	expect_get_i(x, "oom", 1, 0);
 	expect_get_i(x, "oom", 2, 0);
+}
+
+// The hot path allocates nothing in steady state: puts and gets of small
+// values on a fifo and a priority queue, dict sets and gets of one key,
+// and a batch frame of them, each handled and answered the way the server
+// does it (the reply leaves in the request's message, mpbi_reply_move).
+// The first round warms the caches; the later rounds must not allocate.
+
+// Handles req (consumed) like server.c and checks the reply's status.
+static void
+hot_call(fx *x, nng_msg *req, mpb_err want)
+{
+	nng_msg *rep = NULL;
+	nng_msg *out;
+	reply    r;
+
+	count_allocs = true;
+	assert_int_equal(mpbi_broker_handle(x->b, SID_A, (void *) NO_TOKEN,
+	                     nng_msg_body(req), nng_msg_len(req), x->now, &rep),
+	    MPBI_REPLY);
+	out          = mpbi_reply_move(rep, req);
+	count_allocs = false;
+	assert_int_equal(decode(out, &r), want);
+	nng_msg_free(out); // what nng does once the reply is sent
+}
+
+// A 16-byte value (bin of 14 bytes), as mpb-bench -d 16 stores.
+#define HOT_VALUE                                                             \
+	RAW(0xc4, 0x0e, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14)
+
+// [BATCH, [[put f], [get f], [put p], [get p], [dset], [dget]]]
+static nng_msg *
+hot_batch(void)
+{
+	static const uint8_t value[] = { 0xc4, 0x0e, 1, 2, 3, 4, 5, 6, 7, 8,
+		9, 10, 11, 12, 13, 14 };
+	static const uint8_t key[]   = { 0xa1, 'k' };
+	nng_msg             *m;
+	mpbi_writer          w;
+
+	assert_int_equal(nng_msg_alloc(&m, 0), 0);
+	mpbi_writer_init(&w, m);
+	mpbi_request_begin(&w, MPBI_OP_BATCH, 1);
+	mpbi_put_array(&w, 6);
+	for (int q = 0; q < 2; q++) {
+		const char *name = q == 0 ? "f" : "p";
+
+		mpbi_request_begin(&w, MPBI_OP_Q_PUT, 4);
+		mpbi_put_str(&w, name, 1);
+		mpbi_put_raw(&w, value, sizeof(value));
+		mpbi_put_int(&w, 3);
+		mpbi_put_uint(&w, 0);
+		mpbi_request_begin(&w, MPBI_OP_Q_GET, 2);
+		mpbi_put_str(&w, name, 1);
+		mpbi_put_uint(&w, 0);
+	}
+	mpbi_request_begin(&w, MPBI_OP_D_SET, 3);
+	mpbi_put_str(&w, "d", 1);
+	mpbi_put_raw(&w, key, sizeof(key));
+	mpbi_put_raw(&w, value, sizeof(value));
+	mpbi_request_begin(&w, MPBI_OP_D_GET, 2);
+	mpbi_put_str(&w, "d", 1);
+	mpbi_put_raw(&w, key, sizeof(key));
+	assert_int_equal(mpbi_writer_err(&w), MPB_OK);
+	return (m);
+}
+
+static void
+test_hot_path_allocation_free(void **state)
+{
+	fx *x = *state;
+
+	q_make(x, "f", MPBI_QKIND_FIFO, 0);
+	q_make(x, "p", MPBI_QKIND_PRIORITY, 0);
+	// Items standing in the queues, so gets never empty them.
+	assert_int_equal(put_i(x, "f", 1, 0), MPB_OK);
+	assert_int_equal(put_i(x, "p", 1, 9), MPB_OK);
+	nallocs = 0;
+	for (int round = 0; round < 3; round++) {
+		size_t before = nallocs;
+
+		for (int i = 0; i < 20; i++) {
+			hot_call(x, REQ(MPBI_OP_Q_PUT, S("f"), HOT_VALUE, I(0), U(0)),
+			    MPB_OK);
+			hot_call(x, REQ(MPBI_OP_Q_GET, S("f"), U(0)), MPB_OK);
+			hot_call(x,
+			    REQ(MPBI_OP_Q_PUT, S("p"), HOT_VALUE, I(i % 5), U(0)),
+			    MPB_OK);
+			hot_call(x, REQ(MPBI_OP_Q_GET, S("p"), U(0)), MPB_OK);
+			hot_call(x,
+			    REQ(MPBI_OP_D_SET, S("d"), RAW(0xa1, 'k'), HOT_VALUE),
+			    MPB_OK);
+			hot_call(x, REQ(MPBI_OP_D_GET, S("d"), RAW(0xa1, 'k')),
+			    MPB_OK);
+			hot_call(x, hot_batch(), MPB_OK);
+		}
+		// The first round fills the caches (which also shows that the
+		// counting works); after it, nothing allocates.
+		if (round == 0) {
+			assert_true(nallocs > before);
+		} else {
+			assert_int_equal(nallocs, before);
+		}
+	}
 }
 
 // No memory for a parked getter's reply when a put hands over: the put
@@ -2816,6 +2975,7 @@ main(void)
 		T(test_parked_getters_arrival_order),
 		T(test_thousands_of_waiters),
 		T(test_get_reply_oom_keeps_item),
+		T(test_hot_path_allocation_free),
 		T(test_handoff_reply_oom_keeps_item),
 		T(test_parked_get_timeout),
 		T(test_next_deadline_exact),
