@@ -135,17 +135,11 @@ queue_make(mpbi_broker *b, const char *name, size_t namelen,
 	return (MPB_OK);
 }
 
-// Copies value into a new item at the end the kind puts it.
+// Copies value in at the end the kind puts it.
 static mpb_err
 queue_push_copy(mpbi_queue *q, const void *value, size_t len, int64_t prio)
 {
-	mpbi_item *it;
-
-	if ((it = mpbi_item_create(value, len)) == NULL) {
-		return (MPB_ENOMEM);
-	}
-	if (q->q_ops->qo_push(q, it, prio) != MPB_OK) {
-		mpbi_item_destroy(it);
+	if (q->q_ops->qo_put(q, value, len, prio) != MPB_OK) {
 		return (MPB_ENOMEM);
 	}
 	q->q_unfinished++;
@@ -184,7 +178,6 @@ mpbi_replay_q_push(mpbi_broker *b, const mpbi_frame *f)
 {
 	mpbi_queue *q = replay_queue(b, f);
 	int64_t     prio;
-
 	uint64_t    seq;
 	mpbi_item  *it;
 
@@ -218,14 +211,11 @@ mpb_err
 mpbi_replay_q_pop(mpbi_broker *b, const mpbi_frame *f)
 {
 	mpbi_queue *q = replay_queue(b, f);
-	mpbi_item  *it;
-	int64_t     prio;
-	uint64_t    seq;
 
-	if (q == NULL || (it = q->q_ops->qo_pop(q, &prio, &seq)) == NULL) {
+	if (q == NULL || queue_len(q) == 0) {
 		return (MPB_EPROTO);
 	}
-	mpbi_item_destroy(it);
+	q->q_ops->qo_drop(q);
 	return (MPB_OK);
 }
 
@@ -256,15 +246,15 @@ typedef struct dump_ctx {
 } dump_ctx;
 
 static mpb_err
-dump_item(void *arg, const mpbi_item *it, int64_t prio, uint64_t seq)
+dump_item(void *arg, const mpbi_qview *v)
 {
 	dump_ctx    *dc  = arg;
 	bool         pq  = dc->q->q_ops->qo_kind == MPBI_QKIND_PRIORITY;
 	mpbi_writer *w   = mpbi_dump_begin(dc->d, MPBI_REC_Q_PUSH, pq ? 4 : 3);
 
-	put_push_args(w, dc->q, it->it_data, it->it_len, prio);
+	put_push_args(w, dc->q, v->qv_data, v->qv_len, v->qv_prio);
 	if (pq) {
-		mpbi_put_uint(w, seq);
+		mpbi_put_uint(w, v->qv_seq);
 	}
 	return (mpbi_dump_end(dc->d));
 }
@@ -329,13 +319,14 @@ admit_putter(mpbi_broker *b, mpbi_queue *q)
 	if (w == NULL || queue_is_full(q)) {
 		return;
 	}
-	if (q->q_ops->qo_push(q, w->w_item, w->w_prio) != MPB_OK) {
+	if (queue_push_copy(q, w->w_item->it_data, w->w_item->it_len,
+	        w->w_prio) != MPB_OK) {
 		mpbi_waiter_fail(b, w, MPB_ENOMEM, "out of memory");
 		return;
 	}
 	log_push(b, q, w->w_item->it_data, w->w_item->it_len, w->w_prio);
-	w->w_item = NULL; // now the queue's
-	q->q_unfinished++;
+	mpbi_item_destroy(w->w_item); // copied into the queue
+	w->w_item = NULL;
 	mpbi_reply_begin(&rep, 0);
 	mpbi_waiter_finish(b, w, &rep);
 }
@@ -343,7 +334,7 @@ admit_putter(mpbi_broker *b, mpbi_queue *q)
 // ---------------------------------------------------------------------
 // Gets and leases.
 //
-// A plain get pops the item and it is gone.  A leased get (an
+// A plain get copies the item into its reply and drops it.  A leased get (an
 // acknowledged delivery) pops it into a lease held by the getter's
 // session: ack frees it, nack, the lease's end or the session's end put
 // it back (qo_requeue), where the next getter takes it, its delivery
@@ -390,11 +381,12 @@ log_delivery(mpbi_broker *b, const mpbi_queue *q, mpbi_rec rec, uint64_t id)
 	}
 }
 
-// Puts it (taken from q) on lease `id` to session s for lease_ms; with a
-// NULL session (replay) nothing is armed and nobody holds it.
+// Makes lease `id` on q for session s, for lease_ms, with no item yet
+// (lease_attach gives it one); with a NULL session (replay) nothing is
+// armed and nobody holds it.  MPB_ENOMEM changes nothing.
 static mpb_err
-lease_new(mpbi_broker *b, mpbi_queue *q, mpbi_session *s, mpbi_item *it,
-    int64_t prio, uint64_t seq, uint64_t id, uint32_t lease_ms, q_lease **lp)
+lease_new(mpbi_broker *b, mpbi_queue *q, mpbi_session *s, uint64_t id,
+    uint32_t lease_ms, q_lease **lp)
 {
 	q_lease *l;
 
@@ -405,9 +397,6 @@ lease_new(mpbi_broker *b, mpbi_queue *q, mpbi_session *s, mpbi_item *it,
 		return (MPB_ENOMEM);
 	}
 	l->l_queue = q;
-	l->l_item  = it;
-	l->l_prio  = prio;
-	l->l_seq   = seq;
 	l->l_id    = id;
 	mpbi_timer_init(&l->l_timer, lease_expired);
 	if (mpbi_htab_insert(q->q_leases, &l->l_id, sizeof(l->l_id), l) != MPB_OK ||
@@ -420,12 +409,24 @@ lease_new(mpbi_broker *b, mpbi_queue *q, mpbi_session *s, mpbi_item *it,
 	if (s != NULL) {
 		mpbi_hold_take(s, &l->l_hold, lease_released);
 	}
-	if (id >= q->q_next_delivery) {
-		q->q_next_delivery = id + 1;
-	}
-	it->it_deliveries++;
 	*lp = l;
 	return (MPB_OK);
+}
+
+// Gives lease l the item it delivers, taken from its queue: one more
+// delivery.
+static void
+lease_attach(q_lease *l, mpbi_item *it, int64_t prio, uint64_t seq)
+{
+	mpbi_queue *q = l->l_queue;
+
+	l->l_item = it;
+	l->l_prio = prio;
+	l->l_seq  = seq;
+	it->it_deliveries++;
+	if (l->l_id >= q->q_next_delivery) {
+		q->q_next_delivery = l->l_id + 1;
+	}
 }
 
 static void
@@ -440,42 +441,63 @@ lease_free(mpbi_broker *b, q_lease *l, bool with_item)
 	free(l);
 }
 
-// Pops the next item of q for session sess and builds the get's reply in
-// rep: leased when lease_ms is not 0.  q must not be empty.
+// Takes the next item of q (not empty) into a new lease `id`; the lease
+// is made first, so a failure leaves the item where it was.
+static mpb_err
+lease_take(mpbi_broker *b, mpbi_queue *q, mpbi_session *s, uint64_t id,
+    uint32_t lease_ms, q_lease **lp)
+{
+	q_lease   *l;
+	mpbi_item *it;
+	int64_t    prio;
+	uint64_t   seq;
+	mpb_err    rv;
+
+	if ((rv = lease_new(b, q, s, id, lease_ms, &l)) != MPB_OK) {
+		return (rv);
+	}
+	if ((rv = q->q_ops->qo_take(q, &it, &prio, &seq)) != MPB_OK) {
+		lease_free(b, l, false);
+		return (rv);
+	}
+	lease_attach(l, it, prio, seq);
+	*lp = l;
+	return (MPB_OK);
+}
+
+// Builds the get's reply in rep from the next item of q (not empty) for
+// session sess: leased when lease_ms is not 0.  A plain get copies the
+// item into the reply where it is stored and only then drops it.
 static void
 take_next(mpbi_broker *b, mpbi_queue *q, mpbi_session *sess,
     uint32_t lease_ms, mpbi_reply *rep)
 {
-	int64_t    prio;
-	uint64_t   seq;
-	mpbi_item *it = q->q_ops->qo_pop(q, &prio, &seq);
+	mpbi_qview v;
 	q_lease   *l;
 
 	if (lease_ms == 0) {
-		reply_got(rep, it->it_data, it->it_len, prio);
+		(void) q->q_ops->qo_peek(q, &v);
+		reply_got(rep, v.qv_data, v.qv_len, v.qv_prio);
 		if (mpbi_writer_err(&rep->rp_w) != MPB_OK) {
 			// No memory for the reply (it becomes ENOMEM): the
-			// item must not go with it.
-			(void) q->q_ops->qo_requeue(q, it, prio, seq);
+			// item stays.
 			return;
 		}
 		log_pop(b, q);
-		mpbi_item_destroy(it);
-	} else if (lease_new(b, q, sess, it, prio, seq, q->q_next_delivery,
-	               lease_ms, &l) != MPB_OK) {
-		// Not taken after all: back where it was.
-		(void) q->q_ops->qo_requeue(q, it, prio, seq);
+		q->q_ops->qo_drop(q);
+	} else if (lease_take(b, q, sess, q->q_next_delivery, lease_ms, &l) !=
+	    MPB_OK) {
 		mpbi_reply_errorf(rep, MPB_ENOMEM, "out of memory");
 		return;
 	} else {
 		log_delivery(b, q, MPBI_REC_Q_LEASE, l->l_id);
 		mpbi_reply_begin(rep, 4);
-		mpbi_reply_raw(rep, it->it_data, it->it_len);
-		mpbi_reply_int(rep, prio);
+		mpbi_reply_raw(rep, l->l_item->it_data, l->l_item->it_len);
+		mpbi_reply_int(rep, l->l_prio);
 		mpbi_reply_uint(rep, l->l_id);
-		mpbi_reply_uint(rep, it->it_deliveries);
+		mpbi_reply_uint(rep, l->l_item->it_deliveries);
 	}
-	// A pop made room for a waiting put.
+	// A get made room for a waiting put.
 	admit_putter(b, q);
 }
 
@@ -711,16 +733,13 @@ mpbi_replay_q_lease(mpbi_broker *b, const mpbi_frame *f)
 {
 	mpbi_queue *q = replay_queue(b, f);
 	uint64_t    id;
-	int64_t     prio;
-	uint64_t    seq;
-	mpbi_item  *it;
 	q_lease    *l;
 
 	if (q == NULL || mpbi_span_uint(f->elem[2], &id) != MPB_OK ||
-	    (it = q->q_ops->qo_pop(q, &prio, &seq)) == NULL) {
+	    queue_len(q) == 0) {
 		return (MPB_EPROTO);
 	}
-	return (lease_new(b, q, NULL, it, prio, seq, id, 0, &l));
+	return (lease_take(b, q, NULL, id, 0, &l));
 }
 
 mpb_err
@@ -769,10 +788,11 @@ mpbi_replay_q_leased(mpbi_broker *b, const mpbi_frame *f)
 	    (it = mpbi_item_create(f->elem[3].ptr, f->elem[3].len)) == NULL) {
 		return (MPB_EPROTO);
 	}
-	if (lease_new(b, q, NULL, it, prio, seq, id, 0, &l) != MPB_OK) {
+	if (lease_new(b, q, NULL, id, 0, &l) != MPB_OK) {
 		mpbi_item_destroy(it);
 		return (MPB_ENOMEM);
 	}
+	lease_attach(l, it, prio, seq);
 	it->it_deliveries = (uint32_t) deliveries;
 	if (seq >= q->q_seq) {
 		q->q_seq = seq + 1;
