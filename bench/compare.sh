@@ -22,7 +22,8 @@
 # and the targets marked met or MISSED.
 #
 # usage: bench/compare.sh [-n REQUESTS] [--quick] [--modes "pinned free"]
-#            [--configs "1x1 8x1 1x64 8x8"] [--tests fifo,lifo,priority]
+#            [--configs "1x1 8x1 1x64 8x8"]
+#            [--tests fifo,lifo,priority,dict,incr,list]
 #            [--many N] [--standing N] [--mem-items N] [--no-memory]
 #            [--no-standing] [--batch N] [--batch-clients "1"] [--no-async]
 #            [--out DIR] [--build DIR]
@@ -30,8 +31,9 @@
 # --batch N: requests per batch frame in the batched mpbroker row (default
 # 64, to match Redis -P 64; 0 leaves the row out); --batch-clients: the
 # client counts it runs with (default "1").  --no-async leaves out the
-# mpbroker-async rows.  --tests: the queue workloads of the matrix, async
-# and batch rows.
+# mpbroker-async rows.  --tests: the workloads of the matrix, async and
+# batch rows (default all six; the echo floor has the queue ones only,
+# and -A has no list).
 #
 # Defaults take about 4-5 minutes on 2 vCPUs.  Installs redis-server,
 # libhiredis-dev and python3 with apt-get if (and only if) missing.
@@ -54,10 +56,10 @@ DO_STANDING=1
 BATCH=64
 BATCH_CLIENTS=1
 ASYNC=1
-TESTS=fifo,lifo,priority
+TESTS=fifo,lifo,priority,dict,incr,list
 OUT=
 
-usage() { sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,41p' "$0" | sed 's/^# \{0,1\}//'; }
 
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -167,8 +169,8 @@ for mode in $MODES; do
 	for cfg in $CONFIGS; do
 		c=${cfg%x*}
 		P=${cfg#*x}
-		# The workloads every peer has (mpb-bench's dict/list rows have no
-		# peer client yet).
+		# Every peer has every workload but the echo floor, which has
+		# the queue frames only, and -A, which has no list calls.
 		common=(-c "$c" -P "$P" -n "$N" -t "$TESTS")
 		record matrix "$mode" $PIN "$BIN/mpb-bench" "${common[@]}" \
 			--spawn-broker "$BIN/mpbroker"

@@ -5,6 +5,12 @@ multiprocessing.Manager, the thing mpbroker rebuilds in C.
   fifo      Manager().Queue()          put + get
   lifo      a registered queue.LifoQueue     put + get
   priority  a registered queue.PriorityQueue put((random priority, seq, item)) + get
+  dict      Manager().dict()           d[k] = item + d[k] (1000 keys per thread)
+  incr      Manager().dict()           d["counter"] += 1, which is a get and a
+                                       set (two round trips, counted as one
+                                       request; not atomic: the Manager has no
+                                       atomic increment)
+  list      Manager().list()           append(item) + pop()
 
 -c client processes (forked before any proxy is used), each with -P
 threads; a Manager proxy keeps one connection per thread, so -P N is N
@@ -31,6 +37,9 @@ class BenchManager(SyncManager):
 
 BenchManager.register("LifoQueue", queue.LifoQueue)
 BenchManager.register("PriorityQueue", queue.PriorityQueue)
+
+QUEUES = ("fifo", "lifo", "priority")
+WORKLOADS = QUEUES + ("dict", "incr", "list")
 
 COLUMNS = ("peer,workload,mode,clients,inflight,payload,prefill,ops,errors,"
            "seconds,ops_per_s,p50_us,p99_us,p999_us,rss_kb,bytes_per_item,note")
@@ -63,7 +72,8 @@ def client(idx, q, kind, nthreads, pairs, payload, ready, start, results,
         errs = 0
         err = ""
         try:
-            q.qsize()  # opens this thread's connection before the clock
+            # opens this thread's connection before the clock
+            q.qsize() if kind in QUEUES else len(q)
         except Exception as e:  # noqa: BLE001 - report anything
             errs, err = 1, repr(e)
         barrier.wait()
@@ -74,11 +84,27 @@ def client(idx, q, kind, nthreads, pairs, payload, ready, start, results,
                     errs += 1
                 break
             try:
-                v = (rnd.randrange(2**31), (idx, k, i), item) if kind == "priority" else item
+                if kind == "incr":
+                    t = time.perf_counter_ns()
+                    q["counter"] = q.get("counter", 0) + 1
+                    mine.append(time.perf_counter_ns() - t)
+                    continue
                 t = time.perf_counter_ns()
-                q.put(v)
+                if kind == "dict":
+                    key = "k%d:%d:%d" % (idx, k, i % 1000)
+                    q[key] = item
+                elif kind == "list":
+                    q.append(item)
+                else:
+                    q.put((rnd.randrange(2**31), (idx, k, i), item)
+                          if kind == "priority" else item)
                 t2 = time.perf_counter_ns()
-                got = q.get(True, 5)
+                if kind == "dict":
+                    got = q[key]
+                elif kind == "list":
+                    got = q.pop()
+                else:
+                    got = q.get(True, 5)
                 t3 = time.perf_counter_ns()
                 mine.append(t2 - t)
                 mine.append(t3 - t2)
@@ -120,15 +146,23 @@ def pct(sorted_ns, p):
 
 def run_workload(mgr, kind, args):
     q = {"fifo": mgr.Queue, "lifo": mgr.LifoQueue,
-         "priority": mgr.PriorityQueue}[kind]()
+         "priority": mgr.PriorityQueue, "dict": mgr.dict, "incr": mgr.dict,
+         "list": mgr.list}[kind]()
     item = b"x" * args.data_size
     for i in range(args.prefill):
-        q.put((random.randrange(2**31), (-1, 0, i), item) if kind == "priority" else item)
+        if kind in ("dict", "incr"):
+            q["prefill:%d" % i] = item
+        elif kind == "list":
+            q.append(item)
+        else:
+            q.put((random.randrange(2**31), (-1, 0, i), item)
+                  if kind == "priority" else item)
     ctx = mp.get_context("fork")
     ready = ctx.Semaphore(0)
     start = ctx.Event()
     results = ctx.Queue()
-    pairs = (args.requests + 1) // 2
+    # Steps: put+get pairs, but single increments for incr.
+    pairs = args.requests if kind == "incr" else (args.requests + 1) // 2
     deadline = time.monotonic() + args.timeout
     procs = []
     for idx in range(args.clients):
@@ -173,7 +207,7 @@ def run_workload(mgr, kind, args):
         elif p.exitcode != 0:
             errors += 1
             note = note or "a client exited with %s" % p.exitcode
-    left = q.qsize()
+    left = len(q) if kind == "list" else q.qsize() if kind in QUEUES else args.prefill
     if left != args.prefill:
         errors += 1
         note = note or "queue holds %d items after the run, expected %d" % (left, args.prefill)
@@ -200,7 +234,7 @@ def main():
     ap.add_argument("-P", "--pipeline", type=int, default=1,
                     help="requests in flight per client (threads)")
     ap.add_argument("--prefill", type=int, default=0)
-    ap.add_argument("-t", "--tests", default="fifo,lifo,priority")
+    ap.add_argument("-t", "--tests", default=",".join(WORKLOADS))
     ap.add_argument("--timeout", type=float, default=300)
     ap.add_argument("--label", default="py-manager")
     fmt = ap.add_mutually_exclusive_group()
@@ -217,7 +251,7 @@ def main():
         print(COLUMNS, flush=True)
     with BenchManager() as mgr:
         for kind in args.tests.split(","):
-            if kind not in ("fifo", "lifo", "priority"):
+            if kind not in WORKLOADS:
                 ap.error("no workload %r" % kind)
             r = run_workload(mgr, kind, args)
             errors += r["errors"]

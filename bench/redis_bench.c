@@ -5,6 +5,9 @@
 //   fifo      LPUSH key v  +  RPOP key
 //   lifo      LPUSH key v  +  LPOP key
 //   priority  ZADD key <random score> v  +  ZPOPMIN key
+//   dict      HSET key field v  +  HGET key field (1000 fields per client)
+//   incr      HINCRBY key counter 1 (one counter shared by every client)
+//   list      RPUSH key v  +  RPOP key
 //
 // Each client process (-c) has one connection; -P N keeps N requests in
 // flight on it by pipelining (send N, then read N replies), as
@@ -28,18 +31,29 @@
 
 #include "harness.h"
 
+// How a workload's requests are written and checked.
+typedef enum rkind {
+	R_LIST, // put: PUT key item (an integer reply); get: GET key (the item)
+	R_ZSET, // ZADD key score item; ZPOPMIN key ([item, score])
+	R_HASH, // HSET key field item; HGET key field (the item)
+	R_INCR, // HINCRBY key counter 1 only (an integer reply)
+} rkind;
+
 typedef struct rworkload {
 	const char *name;
-	const char *put;  // "LPUSH" or "ZADD"
-	const char *get;  // "RPOP", "LPOP", "ZPOPMIN"
-	const char *size; // "LLEN" or "ZCARD"
-	bool        zset;
+	const char *put;  // the command that stores
+	const char *get;  // the command that reads back, or NULL (incr)
+	const char *size; // the command that counts what stands, or NULL
+	rkind       kind;
 } rworkload;
 
 static const rworkload workloads[] = {
-	{ "fifo", "LPUSH", "RPOP", "LLEN", false },
-	{ "lifo", "LPUSH", "LPOP", "LLEN", false },
-	{ "priority", "ZADD", "ZPOPMIN", "ZCARD", true },
+	{ "fifo", "LPUSH", "RPOP", "LLEN", R_LIST },
+	{ "lifo", "LPUSH", "LPOP", "LLEN", R_LIST },
+	{ "priority", "ZADD", "ZPOPMIN", "ZCARD", R_ZSET },
+	{ "dict", "HSET", "HGET", NULL, R_HASH },
+	{ "incr", "HINCRBY", NULL, NULL, R_INCR },
+	{ "list", "RPUSH", "RPOP", "LLEN", R_LIST },
 };
 #define NWORKLOADS (sizeof(workloads) / sizeof(workloads[0]))
 
@@ -80,30 +94,59 @@ typedef struct rclient {
 	size_t         ilen;
 	uint64_t       seq;
 	uint64_t       rng;
+	int            idx; // client number
 	wresult       *r;
 } rclient;
+
+// The hash field of put+get step n: one of 1000 per client, as
+// mpb-bench's dict workload.
+static int
+hash_field(const rclient *cl, uint64_t n, char *buf, size_t cap)
+{
+	return (snprintf(buf, cap, "k%d:%llu", cl->idx, (unsigned long long) (n % 1000)));
+}
 
 static void
 append_put(rclient *cl)
 {
 	const rcfg *c = cl->cfg;
+	char        f[32];
 
 	cl->seq++;
 	memcpy(cl->item + 4, &cl->seq, sizeof(cl->seq));
-	if (c->wl->zset) {
+	switch (c->wl->kind) {
+	case R_ZSET: {
 		long long score = (long long) (rng_next(&cl->rng) & 0x7fffffff);
 		redisAppendCommand(cl->rc, "ZADD %s %lld %b", c->key, score,
 		    cl->item, cl->ilen);
-	} else {
+		break;
+	}
+	case R_HASH:
+		hash_field(cl, cl->seq, f, sizeof(f));
+		redisAppendCommand(cl->rc, "HSET %s %s %b", c->key, f, cl->item, cl->ilen);
+		break;
+	case R_INCR:
+		redisAppendCommand(cl->rc, "HINCRBY %s counter 1", c->key);
+		break;
+	case R_LIST:
 		redisAppendCommand(cl->rc, "%s %s %b", c->wl->put, c->key,
 		    cl->item, cl->ilen);
+		break;
 	}
 }
 
+// The get of a put+get step reads back what its put stored.
 static void
 append_get(rclient *cl)
 {
-	redisAppendCommand(cl->rc, "%s %s", cl->cfg->wl->get, cl->cfg->key);
+	char f[32];
+
+	if (cl->cfg->wl->kind == R_HASH) {
+		hash_field(cl, cl->seq, f, sizeof(f));
+		redisAppendCommand(cl->rc, "HGET %s %s", cl->cfg->key, f);
+	} else {
+		redisAppendCommand(cl->rc, "%s %s", cl->cfg->wl->get, cl->cfg->key);
+	}
 }
 
 // Checks one reply; 0 if it is what the request should get.
@@ -127,7 +170,7 @@ check_reply(rclient *cl, redisReply *rep, bool put)
 		}
 		return (0);
 	}
-	if (c->wl->zset) {
+	if (c->wl->kind == R_ZSET) {
 		if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
 		    rep->element[0]->len != cl->ilen) {
 			wresult_error(cl->r, "ZPOPMIN: no item or a wrong one");
@@ -141,6 +184,13 @@ check_reply(rclient *cl, redisReply *rep, bool put)
 		return (-1);
 	}
 	return (0);
+}
+
+// Whether every request is a put: when filling, and for incr.
+static bool
+only_puts(const rcfg *c)
+{
+	return (c->fill || c->wl->get == NULL);
 }
 
 // Runs n requests (alternately put and get, or puts only) in windows of
@@ -159,7 +209,7 @@ run_requests(rclient *cl, long long n, int window)
 			return;
 		}
 		for (int k = 0; k < w; k++) {
-			if (cl->cfg->fill || (done + k) % 2 == 0) {
+			if (only_puts(cl->cfg) || (done + k) % 2 == 0) {
 				append_put(cl);
 			} else {
 				append_get(cl);
@@ -168,7 +218,7 @@ run_requests(rclient *cl, long long n, int window)
 		s = now_ns();
 		for (int k = 0; k < w; k++) {
 			void *rep = NULL;
-			bool  put = cl->cfg->fill || (done + k) % 2 == 0;
+			bool  put = only_puts(cl->cfg) || (done + k) % 2 == 0;
 			int   rv  = redisGetReply(cl->rc, &rep);
 
 			hist_add(&cl->r->h, now_ns() - s);
@@ -214,7 +264,8 @@ client_main(hw_ctx *hw, int idx, void *arg, wresult *r)
 	signal(SIGINT, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
 	cl.ilen = (size_t) c->payload;
-	if (c->wl->zset && cl.ilen < 12) {
+	cl.idx  = idx;
+	if (c->wl->kind == R_ZSET && cl.ilen < 12) {
 		cl.ilen = 12;
 	}
 	cl.item = calloc(1, cl.ilen < 12 ? 12 : cl.ilen);
@@ -239,7 +290,7 @@ client_main(hw_ctx *hw, int idx, void *arg, wresult *r)
 	redisSetTimeout(cl.rc, tv);
 
 	if (c->verify) {
-		long long n = simple_int(&cl, c->wl->size);
+		long long n = c->wl->size != NULL ? simple_int(&cl, c->wl->size) : -1;
 		if (n >= 0 && n != c->prefill) {
 			wresult_error(r, "%s holds %lld items after the run, expected %lld",
 			    c->key, n, c->prefill);
@@ -261,7 +312,7 @@ client_main(hw_ctx *hw, int idx, void *arg, wresult *r)
 	}
 	tot  = c->units;
 	mine = tot / c->clients + (idx < tot % c->clients ? 1 : 0);
-	if (!c->fill && mine % 2 != 0) {
+	if (!only_puts(c) && mine % 2 != 0) {
 		mine++; // whole put+get pairs, so the count checks out
 	}
 	hw_ready(hw);
@@ -369,7 +420,7 @@ usage(FILE *f)
 	    "  -d, --data-size N    item size in bytes (default 16)\n"
 	    "  -P, --pipeline N     requests in flight per client, by pipelining (default 1)\n"
 	    "      --prefill N      items standing during the run (default 0)\n"
-	    "  -t, --tests LIST     fifo,lifo,priority (default all)\n"
+	    "  -t, --tests LIST     fifo,lifo,priority,dict,incr,list (default all)\n"
 	    "      --redis-pid PID  report this process's RSS\n"
 	    "      --memory N       memory mode: put N items, report RSS bytes per item\n"
 	    "      --timeout S      bound on each workload in seconds (default 300)\n"
@@ -399,7 +450,7 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	static rcfg c;
-	const char *tests  = "fifo,lifo,priority";
+	const char *tests  = "fifo,lifo,priority,dict,incr,list";
 	uint64_t    errors = 0;
 	char       *dup;
 	int         o;
