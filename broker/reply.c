@@ -2,6 +2,7 @@
 // touches msgpack or the envelope layout (proto.h) directly.
 
 #include <stdio.h>
+#include <string.h>
 
 #include "reply.h"
 
@@ -85,12 +86,71 @@ mpbi_reply_begin(mpbi_reply *rep, size_t nresults)
 	mpbi_reply_ok_begin(&rep->rp_w, nresults);
 }
 
+// utf8_seq_len: how many bytes the UTF-8 sequence at s[0..n) spans, or 0
+// if it is not a valid one (bad lead or continuation byte, overlong form,
+// surrogate, above U+10FFFF, or cut short).
+static size_t
+utf8_seq_len(const unsigned char *s, size_t n)
+{
+	unsigned char b = s[0];
+	size_t        len;
+	unsigned char lo = 0x80, hi = 0xbf; // the second byte's range
+
+	if (b < 0x80) {
+		return (1);
+	}
+	if (b >= 0xc2 && b <= 0xdf) {
+		len = 2;
+	} else if (b >= 0xe0 && b <= 0xef) {
+		len = 3;
+		lo  = b == 0xe0 ? 0xa0 : 0x80; // no overlong forms
+		hi  = b == 0xed ? 0x9f : 0xbf; // no surrogates
+	} else if (b >= 0xf0 && b <= 0xf4) {
+		len = 4;
+		lo  = b == 0xf0 ? 0x90 : 0x80;
+		hi  = b == 0xf4 ? 0x8f : 0xbf; // at most U+10FFFF
+	} else {
+		return (0);
+	}
+	if (n < len || s[1] < lo || s[1] > hi) {
+		return (0);
+	}
+	for (size_t i = 2; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80) {
+			return (0);
+		}
+	}
+	return (len);
+}
+
+// utf8_clean makes s valid UTF-8 in place: an error text quotes names and
+// keys as the client sent them, cut at MPBI_NAME_IN_MSG bytes or at the
+// text's limit, either of which can split a character, and a msgpack str
+// must be UTF-8.  Each byte that starts no valid sequence becomes '?'.
+static void
+utf8_clean(char *s)
+{
+	unsigned char *p = (unsigned char *) s;
+	size_t         n = strlen(s);
+
+	for (size_t i = 0; i < n;) {
+		size_t len = utf8_seq_len(p + i, n - i);
+
+		if (len == 0) {
+			p[i] = '?';
+			len  = 1;
+		}
+		i += len;
+	}
+}
+
 void
 mpbi_reply_errorv(mpbi_reply *rep, mpb_err code, const char *fmt, va_list ap)
 {
 	char text[REPLY_MAX_TEXT + 1];
 
 	(void) vsnprintf(text, sizeof(text), fmt, ap);
+	utf8_clean(text);
 	reply_alloc(rep);
 	mpbi_reply_err(&rep->rp_w, code, text);
 }

@@ -193,6 +193,82 @@ test_too_deep_and_bad_types(void **state)
 	nng_close(s);
 }
 
+// utf8_valid: s[0..n) is well-formed UTF-8 (the same rules as the
+// broker's, written out plainly for the check).
+static bool
+utf8_valid(const unsigned char *s, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		unsigned char b = s[i];
+		size_t        len;
+		uint32_t      cp;
+
+		if (b < 0x80) {
+			i++;
+			continue;
+		}
+		if ((b & 0xe0) == 0xc0) {
+			len = 2;
+			cp  = b & 0x1f;
+		} else if ((b & 0xf0) == 0xe0) {
+			len = 3;
+			cp  = b & 0x0f;
+		} else if ((b & 0xf8) == 0xf0) {
+			len = 4;
+			cp  = b & 0x07;
+		} else {
+			return (false);
+		}
+		if (i + len > n) {
+			return (false);
+		}
+		for (size_t k = 1; k < len; k++) {
+			if ((s[i + k] & 0xc0) != 0x80) {
+				return (false);
+			}
+			cp = cp << 6 | (s[i + k] & 0x3f);
+		}
+		if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
+		    (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
+		    (cp >= 0xd800 && cp <= 0xdfff)) {
+			return (false);
+		}
+		i += len;
+	}
+	return (true);
+}
+
+// Error texts quote names as sent, cut to 64 bytes: the reply's text is
+// still valid UTF-8 (a msgpack str must be) when the cut splits a
+// character or the name was not UTF-8 at all.
+static void
+test_error_text_is_utf8(void **state)
+{
+	char        split[80];
+	const char *names[] = { split, "\xff\xfe-not-utf8", "ok-\xc3", "\xed\xa0\x80" };
+	mpb_client *c;
+	uint64_t    size;
+
+	(void) state;
+	// 63 ASCII bytes, then U+00E9 across the 64-byte cut.
+	memset(split, 'a', 63);
+	memcpy(split + 63, "\xc3\xa9", 3);
+	assert_ok(mpb_connect(broker.url, 5000, &c));
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		const char *text;
+
+		assert_mpb(mpb_queue_qsize(c, names[i], &size), MPB_ENOENT);
+		text = mpb_last_error_text();
+		assert_true(strlen(text) > 0);
+		if (!utf8_valid((const unsigned char *) text, strlen(text))) {
+			fail_msg("name %zu: error text is not UTF-8: %s", i, text);
+		}
+	}
+	// The connection serves on after those errors.
+	assert_ok(mpb_ping(c, NULL));
+	mpb_close(c);
+}
+
 // A frame just over the broker's limit gets an error reply and the
 // connection stays; one more than twice the limit is cut off by nng
 // itself, and the broker goes on serving everyone else.
@@ -546,6 +622,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_malformed_frames, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_too_deep_and_bad_types, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_error_text_is_utf8, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_oversized_frames, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bare_connect_close, setup, teardown_kill),
 		cmocka_unit_test_setup_teardown(test_client_killed_right_after_dial, setup, teardown_kill),
