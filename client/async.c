@@ -4,36 +4,42 @@
 // (bench/README.md); throughput comes from keeping many requests in
 // flight, and from sending many in one frame.  An async call writes its
 // request with the same encoder as its synchronous twin (enc.h) and joins
-// a frame: a context and an aio of the handle, driven by nng callbacks.
+// a frame: an asynchronous exchange on the handle's link (transport.h),
+// whose completion function, frame_done, runs on one of nng's task
+// threads.
 //
 //	submit:  a call that may park in the broker (timeout > 0) gets a
 //	         frame of its own; a call that cannot is coalesced: it goes
 //	         at once while fewer than MPBI_ASYNC_WINDOW (1) such frames
 //	         are in flight, else it waits in a_pending and the next frame to
 //	         leave carries every waiting call as one batch request
-//	send:    nng_ctx_send (bounded by the connect timeout)
-//	sent:    nng_ctx_recv (the calls' timeout + MPB_REPLY_MARGIN_MS) --
-//	         only now, since cancelling a req receive while its send is
-//	         pending crashes nng 1.5.2 (#1702)
+//	send:    mpbi_xchg_start (the send bounded by the connect timeout,
+//	         the reply by the calls' timeout + MPB_REPLY_MARGIN_MS; the
+//	         exchange receives only once the send has completed)
 //	replied: each call's reply is parsed and its done function called;
 //	         calls the broker left unrun because the batch's reply grew
 //	         past max_frame go back to the head of a_pending
 //	then:    the frame carries the next waiting calls, or goes idle to
-//	         a_spare with its context; a failed frame retires its context
-//	         (a late reply must never answer another request) and is
-//	         reaped (an aio cannot be freed from its own callback)
+//	         a_spare with its exchange; a failed frame retires its
+//	         exchange (its context, on which a late reply could still
+//	         arrive, is never reused; its aio is reaped, as an aio cannot
+//	         be freed from its own callback)
 //
-// Callbacks never block: the only lock they take is the handle's async
-// mutex, held briefly by everyone.  Contexts they retire are closed later
-// by a thread that may wait (a submission, a synchronous call, mpb_close).
+// Callbacks never block: the only lock frame_done takes is the handle's
+// async mutex, held briefly by everyone (and, under it, the link's brief
+// locks, transport.c).  Contexts retired by failed frames are closed
+// later by a thread that may wait (a submission, a synchronous call,
+// mpb_close).
 //
-// Lock order: a_mtx, then the context pool's lock and nng's own locks.
-// Sends and receives are started, and mpb_close cancels, under a_mtx, so a
-// close cannot miss a frame between its send and its receive.  This
-// relies on nng 1.5.2 never running a completion inline in the call that
-// starts or cancels an operation (it dispatches every one to a task
-// thread): a callback run inline would take a_mtx again.  Done functions
-// run with a_mtx released: they may submit.
+// Lock order: a_mtx, then an exchange's lock, the context pool's lock and
+// nng's own locks (transport.c).  Exchanges are started, and mpb_close
+// cancels them, under a_mtx, so a close cannot miss a frame: a frame is
+// on a_frames from its start until its completion function unlinks it,
+// and a cancelled exchange never begins its receive.  This relies on the
+// completion function never running inline in mpbi_xchg_start or
+// mpbi_xchg_cancel (nng 1.5.2 dispatches every completion to a task
+// thread, transport.h): run inline, it would take a_mtx again.  Done
+// functions run with a_mtx released: they may submit.
 
 #include <errno.h>
 #include <stdlib.h>
@@ -42,10 +48,11 @@
 
 #include "client_internal.h"
 #include "enc.h"
+#include "transport.h"
 
 // One async call, from submission until its done function returns.
 typedef struct mpbi_aop {
-	nng_msg         *req; // its request frame; NULL once handed to nng
+	nng_msg         *req; // its request frame; NULL once handed on
 	int64_t          wait_ms;
 	size_t           nresults;
 	mpbi_result_fn   rd;
@@ -57,14 +64,11 @@ typedef struct mpbi_aop {
 // One request frame on the wire with the calls it carries.
 typedef struct mpbi_afr {
 	mpb_client      *client;
-	mpbi_ctx        *cx;
-	nng_aio         *aio;
+	mpbi_xchg       *x;   // its exchange on the link
 	aop             *ops; // in request order
 	size_t           nops;
 	bool             batch;    // the calls travel as [batch, [...]]
 	bool             counted;  // counted in a_nbatching
-	bool             sent;     // the send completed; the receive is next
-	nng_duration     recv_ms;  // how long its reply may take
 	struct mpbi_afr *prev;     // a_frames
 	struct mpbi_afr *next;
 } afr;
@@ -270,17 +274,16 @@ frame_send_locked(mpbi_async *a, afr *fr, aop *ops, size_t n)
 {
 	nng_msg *msg;
 	mpb_err  err;
+	int32_t  recv_ms = 0; // how long its reply may take
 
 	fr->ops     = ops;
 	fr->nops    = n;
 	fr->batch   = n > 1;
 	fr->counted = coalescable(ops);
-	fr->sent    = false;
-	fr->recv_ms = 0;
 	for (aop *op = ops; op != NULL; op = op->next) {
-		nng_duration ms = mpbi_recv_timeout(fr->client, op->wait_ms);
+		int32_t ms = mpbi_recv_timeout(fr->client, op->wait_ms);
 
-		fr->recv_ms = ms > fr->recv_ms ? ms : fr->recv_ms;
+		recv_ms = ms > recv_ms ? ms : recv_ms;
 	}
 	if (a->a_closing) {
 		fr->ops = NULL;
@@ -299,23 +302,20 @@ frame_send_locked(mpbi_async *a, afr *fr, aop *ops, size_t n)
 	if (fr->counted) {
 		a->a_nbatching++;
 	}
-	nng_aio_set_msg(fr->aio, msg);
-	nng_aio_set_timeout(fr->aio, mpbi_send_timeout(fr->client));
-	nng_ctx_send(mpbi_ctx_nng(fr->cx), fr->aio);
+	mpbi_xchg_start(fr->x, msg, mpbi_send_timeout(fr->client), recv_ms);
 	return (MPB_OK);
 }
 
-static void frame_cb(void *arg);
+static void frame_done(void *arg, mpb_err err, nng_msg *reply);
 
 // frame_get_locked takes an idle frame, or makes one.  It never waits
-// (the context pool's get does not), so it may run under a_mtx and in
+// (making an exchange does not), so it may run under a_mtx and in
 // callbacks.
 static mpb_err
 frame_get_locked(mpb_client *c, mpbi_async *a, afr **frp)
 {
 	afr    *fr;
 	mpb_err err;
-	int     rv;
 
 	if ((fr = a->a_spare) != NULL) {
 		a->a_spare = fr->next;
@@ -326,12 +326,8 @@ frame_get_locked(mpb_client *c, mpbi_async *a, afr **frp)
 		return (MPB_ENOMEM);
 	}
 	fr->client = c;
-	if ((rv = nng_aio_alloc(&fr->aio, frame_cb, fr)) != 0) {
-		free(fr);
-		return (rv == NNG_ENOMEM ? MPB_ENOMEM : MPB_EINTERNAL);
-	}
-	if ((err = mpbi_ctx_get(c, &fr->cx)) != MPB_OK) {
-		nng_aio_free(fr->aio);
+	err = mpbi_xchg_alloc(mpbi_client_link(c), frame_done, fr, &fr->x);
+	if (err != MPB_OK) {
 		free(fr);
 		return (err);
 	}
@@ -467,11 +463,14 @@ pending_requeue_locked(mpbi_async *a, aop *list)
 	a->a_npending += n;
 }
 
-// frame_done ends fr's trip: err for a failed one (its context retired),
-// else the reply.  Then fr carries the next waiting calls, or goes idle.
+// frame_done is the completion function of fr's exchange: it ends fr's
+// trip, err for a failed one, else the reply.  Then fr carries the next
+// waiting calls, or goes idle; a failed frame is freed, its exchange
+// retired.
 static void
-frame_done(afr *fr, mpb_err err, nng_msg *reply)
+frame_done(void *arg, mpb_err err, nng_msg *reply)
 {
+	afr        *fr = arg;
 	mpb_client *c = fr->client;
 	mpbi_async *a = mpbi_client_async(c);
 	aop        *again;
@@ -488,12 +487,15 @@ frame_done(afr *fr, mpb_err err, nng_msg *reply)
 	if (reply != NULL) {
 		nng_msg_free(reply);
 	}
-	if (err != MPB_OK) {
-		mpbi_ctx_drop(c, fr->cx);
-		fr->cx = NULL;
-	}
 	pthread_mutex_lock(&a->a_mtx);
 	frame_unlink_locked(a, fr);
+	if (err != MPB_OK) {
+		// Unlinked, so mpb_close cannot cancel it any more; retired
+		// before the slots are released, while the link surely
+		// exists.
+		mpbi_xchg_retire(fr->x);
+		fr->x = NULL;
+	}
 	if (again != NULL) {
 		pending_requeue_locked(a, again);
 	}
@@ -516,52 +518,11 @@ frame_done(afr *fr, mpb_err err, nng_msg *reply)
 	slots_release(a, ended);
 	pthread_mutex_unlock(&a->a_mtx);
 	if (err != MPB_OK) {
-		nng_aio_reap(fr->aio);
 		free(fr);
 	}
 	if (failed != NULL) {
 		ops_fail(c, failed, ferr); // these hold the handle open
 	}
-}
-
-static void
-frame_cb(void *arg)
-{
-	afr        *fr = arg;
-	mpbi_async *a  = mpbi_client_async(fr->client);
-	nng_msg    *msg;
-	int         rv = nng_aio_result(fr->aio);
-
-	if (!fr->sent) {
-		if (rv != 0) {
-			// A failed send gives the request back: nothing ran.
-			if ((msg = nng_aio_get_msg(fr->aio)) != NULL) {
-				nng_aio_set_msg(fr->aio, NULL);
-				nng_msg_free(msg);
-			}
-			frame_done(fr, mpbi_send_err(rv), NULL);
-			return;
-		}
-		nng_aio_set_msg(fr->aio, NULL);
-		pthread_mutex_lock(&a->a_mtx);
-		fr->sent = true;
-		if (!a->a_closing || fr->counted) {
-			nng_aio_set_timeout(fr->aio, fr->recv_ms);
-			nng_ctx_recv(mpbi_ctx_nng(fr->cx), fr->aio);
-			pthread_mutex_unlock(&a->a_mtx);
-			return;
-		}
-		pthread_mutex_unlock(&a->a_mtx);
-		frame_done(fr, MPB_ECONNLOST, NULL); // sent: outcome unknown
-		return;
-	}
-	if (rv != 0) {
-		frame_done(fr, mpbi_recv_err(rv), NULL);
-		return;
-	}
-	msg = nng_aio_get_msg(fr->aio);
-	nng_aio_set_msg(fr->aio, NULL);
-	frame_done(fr, MPB_OK, msg);
 }
 
 void
@@ -575,9 +536,9 @@ mpbi_async_close(mpb_client *c)
 	pthread_mutex_lock(&a->a_mtx);
 	a->a_closing = true;
 	// Frames that may be parked in the broker are cancelled: each
-	// completes through its callback with NNG_ECANCELED, or, between its
-	// send and its receive, sees a_closing; its calls end now, outcome
-	// unknown.  Frames of calls that cannot wait
+	// completes through frame_done with MPB_ECONNLOST (one between its
+	// send and its receive never begins the receive); its calls end now,
+	// outcome unknown.  Frames of calls that cannot wait
 	// are left to finish -- the broker answers them at once -- because
 	// closing the socket while replies are still arriving can hang
 	// nng 1.5.2 (a pipe's aio stopped between its begin and its
@@ -585,7 +546,7 @@ mpbi_async_close(mpb_client *c)
 	// connection quiet for nng_close.
 	for (afr *fr = a->a_frames; fr != NULL; fr = fr->next) {
 		if (!fr->counted) {
-			nng_aio_cancel(fr->aio);
+			mpbi_xchg_cancel(fr->x);
 		}
 	}
 	pending           = a->a_pending;
@@ -608,8 +569,7 @@ mpbi_async_close(mpb_client *c)
 	for (afr *fr = spare; fr != NULL; fr = next) {
 		next = fr->next;
 		// Waits for the callback that filed it here to return.
-		nng_aio_free(fr->aio);
-		mpbi_ctx_put(c, fr->cx);
+		mpbi_xchg_free(fr->x);
 		free(fr);
 	}
 }
@@ -667,7 +627,7 @@ submit_locked(mpb_client *c, mpbi_async *a, aop *op, aop **failedp,
 		return (err);
 	}
 	if ((err = frame_send_locked(a, fr, op, 1)) != MPB_OK) {
-		// A frame of one gave its request to nng only on success.
+		// A frame of one gave its request away only on success.
 		frame_spare_locked(a, fr);
 	}
 	return (err);
@@ -691,7 +651,7 @@ mpbi_call_submit(mpbi_call *call, mpb_err err, int64_t wait_ms,
 	}
 	if (err == MPB_OK && !in_callback) {
 		err = mpbi_reauth(c);
-		mpbi_ctx_close_dead(c);
+		mpbi_link_close_retired(mpbi_client_link(c));
 	}
 	if (err != MPB_OK) {
 		mpbi_call_fini(call);

@@ -1,16 +1,12 @@
-// client.c -- connection, context pool and the generic call path of libmpb.
+// client.c -- connection, authentication and the generic call path of
+// libmpb.
 //
-// One mpb_client is one req0 socket with one dialer.  Each call borrows an
-// nng context from the handle's free list (opening a new one when the list
-// is empty), sends its request, waits for the reply on that context and
-// gives the context back; threads wait for each other only on the list's
-// mutex, never behind another thread's blocking call.  A context on which
-// nng reported a failure (send or receive timeout, lost pipe) is closed
-// rather than reused, so a late reply can never answer the next request;
-// async calls (async.c), whose callbacks must not wait, retire such a
-// context to a dead list instead, closed by the next thread that may.
-//
-// Every nng status is translated here: no NNG_E* code leaves this file.
+// One mpb_client is one link to the broker (transport.c, the only file
+// that uses nng's sockets, dialers, contexts and aios).  Each call writes
+// its request, runs it through the link synchronously (mpbi_link_call) and
+// reads the reply; async calls (async.c) run theirs on the link's
+// asynchronous exchanges.  No NNG_E* code reaches this file: the link
+// translates them.
 //
 // fork: nng panics when used in a child forked after the parent used it
 // (TECH-NOTES 1.9).  The pid that first reached nng through libmpb is kept
@@ -25,9 +21,6 @@
 #include <unistd.h>
 
 #include <nng/nng.h>
-#include <nng/protocol/reqrep0/req.h>
-#include <nng/supplemental/tls/tls.h>
-#include <nng/supplemental/util/platform.h>
 #include <sys/random.h>
 
 #include "client_internal.h"
@@ -36,31 +29,14 @@
 // a longer one is cut at a character boundary.
 #define ERR_TEXT_MAX 512
 
-// The dialer's reconnect interval starts here and doubles on each failed
-// attempt up to the maximum, so a restarted broker is found again within
-// about a second, without spinning while it is down.
-#define RECONN_MIN_MS 50
-#define RECONN_MAX_MS 1000
-
-typedef struct mpbi_ctx {
-	nng_ctx          cx_ctx;
-	nng_aio         *cx_aio;  // for synchronous calls (async ones bring
-	                          // their own aio, with a callback)
-	struct mpbi_ctx *cx_next; // next on the free or dead list
-} client_ctx;
-
 struct mpb_client {
 	uint8_t        *c_secret; // shared secret for auth, or NULL
 	size_t          c_secret_len;
 	pthread_mutex_t c_auth_mtx; // one handshake at a time
-	nng_socket      c_sock;
-	bool            c_open;    // c_sock was opened
+	mpbi_link      *c_link;    // the connection; NULL until dialled
 	pid_t           c_pid;     // the process that connected
-	nng_duration    c_conn_ms; // connect timeout; also bounds sends
+	int32_t         c_conn_ms; // connect timeout; also bounds sends
 	uint64_t        c_max_frame; // the broker's, from ping; 0: unknown
-	pthread_mutex_t c_mtx;     // protects c_free and c_dead
-	client_ctx     *c_free;    // idle contexts
-	client_ctx     *c_dead;    // failed contexts waiting to be closed
 	_Atomic bool    c_reauth;  // an async call was refused: auth again
 	mpbi_async      c_async;   // async calls (async.c)
 };
@@ -117,217 +93,13 @@ mpb_free(void *ptr)
 	free(ptr);
 }
 
-// nng statuses outside the send/receive path: only running out of memory
-// is expected; anything else is a bug here or in nng.
-static mpb_err
-from_nng(int rv)
-{
-	return (rv == NNG_ENOMEM ? MPB_ENOMEM : MPB_EINTERNAL);
-}
-
 // ---------------------------------------------------------------------
-// Contexts
+// Timeouts
 
-static void
-ctx_close(client_ctx *cx)
-{
-	// Closing the context aborts whatever is still pending on it, so
-	// freeing the aio afterwards cannot wait on a live operation.
-	(void) nng_ctx_close(cx->cx_ctx);
-	nng_aio_free(cx->cx_aio);
-	free(cx);
-}
-
-static mpb_err
-ctx_open(mpb_client *c, client_ctx **cxp)
-{
-	client_ctx *cx;
-	int         rv;
-
-	if ((cx = calloc(1, sizeof(*cx))) == NULL) {
-		return (MPB_ENOMEM);
-	}
-	if ((rv = nng_aio_alloc(&cx->cx_aio, NULL, NULL)) != 0) {
-		free(cx);
-		return (from_nng(rv));
-	}
-	if ((rv = nng_ctx_open(&cx->cx_ctx, c->c_sock)) != 0) {
-		nng_aio_free(cx->cx_aio);
-		free(cx);
-		return (from_nng(rv));
-	}
-	// A context copies the socket's resend time when it opens; say it
-	// again anyway, since a resend would apply a put or take an item
-	// twice (TECH-NOTES 1.3).
-	rv = nng_ctx_set_ms(
-	    cx->cx_ctx, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
-	if (rv != 0) {
-		ctx_close(cx);
-		return (from_nng(rv));
-	}
-	*cxp = cx;
-	return (MPB_OK);
-}
-
-// ctx_close_list closes every context on a list.
-static void
-ctx_close_list(client_ctx *cx)
-{
-	client_ctx *next;
-
-	for (; cx != NULL; cx = next) {
-		next = cx->cx_next;
-		ctx_close(cx);
-	}
-}
-
-void
-mpbi_ctx_close_dead(mpb_client *c)
-{
-	client_ctx *dead;
-
-	pthread_mutex_lock(&c->c_mtx);
-	dead      = c->c_dead;
-	c->c_dead = NULL;
-	pthread_mutex_unlock(&c->c_mtx);
-	ctx_close_list(dead);
-}
-
-// ctx_get borrows an idle context or opens one.  It never waits: async.c
-// calls it under its own lock and from callbacks.
-static mpb_err
-ctx_get(mpb_client *c, client_ctx **cxp)
-{
-	client_ctx *cx;
-
-	pthread_mutex_lock(&c->c_mtx);
-	if ((cx = c->c_free) != NULL) {
-		c->c_free = cx->cx_next;
-	}
-	pthread_mutex_unlock(&c->c_mtx);
-	if (cx == NULL) {
-		return (ctx_open(c, cxp));
-	}
-	*cxp = cx;
-	return (MPB_OK);
-}
-
-// ctx_push puts cx on one of c's lists: c_free or c_dead.
-static void
-ctx_push(mpb_client *c, client_ctx **listp, client_ctx *cx)
-{
-	pthread_mutex_lock(&c->c_mtx);
-	cx->cx_next = *listp;
-	*listp      = cx;
-	pthread_mutex_unlock(&c->c_mtx);
-}
-
-static void
-ctx_put(mpb_client *c, client_ctx *cx)
-{
-	ctx_push(c, &c->c_free, cx);
-}
-
-mpb_err
-mpbi_ctx_get(mpb_client *c, mpbi_ctx **cxp)
-{
-	return (ctx_get(c, cxp));
-}
-
-void
-mpbi_ctx_put(mpb_client *c, mpbi_ctx *cx)
-{
-	ctx_put(c, cx);
-}
-
-void
-mpbi_ctx_drop(mpb_client *c, mpbi_ctx *cx)
-{
-	ctx_push(c, &c->c_dead, cx);
-}
-
-nng_ctx
-mpbi_ctx_nng(const mpbi_ctx *cx)
-{
-	return (cx->cx_ctx);
-}
-
-mpb_err
-mpbi_send_err(int rv)
-{
-	return (rv == NNG_ENOMEM ? MPB_ENOMEM : MPB_ECONNLOST);
-}
-
-mpb_err
-mpbi_recv_err(int rv)
-{
-	switch (rv) {
-	case NNG_ETIMEDOUT:
-		return (MPB_ENOREPLY);
-	case NNG_ENOMEM:
-		return (MPB_ENOMEM);
-	default: // NNG_ECONNRESET, NNG_ECLOSED, NNG_ECANCELED, ...
-		return (MPB_ECONNLOST);
-	}
-}
-
-// transact sends req on a context of c and waits up to recv_ms for its
-// reply.  Takes ownership of req; on MPB_OK *replyp is the reply.
-static mpb_err
-transact(mpb_client *c, nng_msg *req, nng_duration recv_ms, nng_msg **replyp)
-{
-	client_ctx *cx;
-	nng_aio    *aio;
-	mpb_err     err;
-	int         rv;
-
-	// Contexts retired by async callbacks are closed here, by a thread
-	// that may wait: closing one waits on nng.
-	mpbi_ctx_close_dead(c);
-	if ((err = ctx_get(c, &cx)) != MPB_OK) {
-		nng_msg_free(req);
-		return (err);
-	}
-	aio = cx->cx_aio;
-
-	// The send completes when the request is handed to a connection;
-	// it times out only when there is none (broker down, reconnecting).
-	nng_aio_set_msg(aio, req);
-	nng_aio_set_timeout(aio, mpbi_send_timeout(c));
-	nng_ctx_send(cx->cx_ctx, aio);
-	nng_aio_wait(aio);
-	if ((rv = nng_aio_result(aio)) != 0) {
-		// A failed send gives the message back to us.
-		if ((req = nng_aio_get_msg(aio)) != NULL) {
-			nng_msg_free(req);
-			nng_aio_set_msg(aio, NULL);
-		}
-		ctx_close(cx);
-		return (mpbi_send_err(rv));
-	}
-	nng_aio_set_msg(aio, NULL);
-
-	// Receive only once the send has completed: cancelling a req
-	// receive while its send is pending crashes nng 1.5.2 (#1702).
-	nng_aio_set_timeout(aio, recv_ms);
-	nng_ctx_recv(cx->cx_ctx, aio);
-	nng_aio_wait(aio);
-	if ((rv = nng_aio_result(aio)) != 0) {
-		// The request may have been applied.  The context is
-		// dropped: it must not be reused with this request open.
-		ctx_close(cx);
-		return (mpbi_recv_err(rv));
-	}
-	*replyp = nng_aio_get_msg(aio);
-	nng_aio_set_msg(aio, NULL);
-	ctx_put(c, cx);
-	return (MPB_OK);
-}
-
-// recv_timeout is how long a call waits for its reply: the time the
+// mpbi_recv_timeout is how long a call waits for its reply: the time the
 // broker may park it plus a margin, or the connect timeout for calls that
 // never park.
-nng_duration
+int32_t
 mpbi_recv_timeout(const mpb_client *c, int64_t wait_ms)
 {
 	int64_t ms;
@@ -337,10 +109,10 @@ mpbi_recv_timeout(const mpb_client *c, int64_t wait_ms)
 	}
 	ms = wait_ms + MPB_REPLY_MARGIN_MS;
 	// nng counts in int32 milliseconds: the safety net stops at ~24 days.
-	return (ms > INT32_MAX ? INT32_MAX : (nng_duration) ms);
+	return (ms > INT32_MAX ? INT32_MAX : (int32_t) ms);
 }
 
-nng_duration
+int32_t
 mpbi_send_timeout(const mpb_client *c)
 {
 	return (c->c_conn_ms);
@@ -371,6 +143,12 @@ mpbi_async *
 mpbi_client_async(mpb_client *c)
 {
 	return (&c->c_async);
+}
+
+mpbi_link *
+mpbi_client_link(mpb_client *c)
+{
+	return (c->c_link);
 }
 
 mpb_err
@@ -421,7 +199,8 @@ call_once(mpbi_call *call, int64_t wait_ms, nng_msg **againp)
 		nng_msg_free(req);
 		return (MPB_ENOMEM);
 	}
-	return (transact(c, req, mpbi_recv_timeout(c, wait_ms), &call->reply));
+	return (mpbi_link_call(c->c_link, req, mpbi_send_timeout(c),
+	    mpbi_recv_timeout(c, wait_ms), &call->reply));
 }
 
 mpb_err
@@ -664,143 +443,15 @@ mpbi_reauth(mpb_client *c)
 	return (err);
 }
 
-// dial_err translates a failed nng_dialer_create/start.
-static mpb_err
-dial_err(int rv)
-{
-	switch (rv) {
-	case NNG_EINVAL:     // malformed URL
-	case NNG_EADDRINVAL: // bad address: ipc path too long, bad port,
-	                     // host that does not resolve
-	case NNG_ENOTSUP:    // unknown scheme
-		return (MPB_EINVAL);
-	case NNG_ENOMEM:
-		return (MPB_ENOMEM);
-	default: // NNG_ECONNREFUSED, NNG_ENOENT, unreachable, ...
-		return (MPB_ENOBROKER);
-	}
-}
-
-// dial_tls gives a tls+tcp:// dialer the CA that must have signed the
-// broker's certificate, and the name the certificate must carry.
-static mpb_err
-dial_tls(nng_dialer d, const char *url, const mpb_connect_opts *opts)
-{
-	const char     *ca   = opts->tls_ca_file;
-	const char     *name = opts->tls_server_name;
-	nng_tls_config *tls;
-	nng_url        *u = NULL;
-	int             rv;
-
-	if (ca == NULL) {
-		ca = getenv("MPB_TLS_CA");
-	}
-	if (ca == NULL || ca[0] == '\0') {
-		return (MPB_EINVAL); // no unverified TLS
-	}
-	if (name == NULL) {
-		if (nng_url_parse(&u, url) != 0) {
-			return (MPB_EINVAL);
-		}
-		name = u->u_hostname;
-	}
-	if ((rv = nng_tls_config_alloc(&tls, NNG_TLS_MODE_CLIENT)) != 0) {
-		nng_url_free(u);
-		return (from_nng(rv));
-	}
-	rv = nng_tls_config_auth_mode(tls, NNG_TLS_AUTH_MODE_REQUIRED);
-	if (rv == 0) {
-		rv = nng_tls_config_ca_file(tls, ca);
-	}
-	if (rv == 0) {
-		rv = nng_tls_config_server_name(tls, name);
-	}
-	if (rv == 0) {
-		rv = nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, tls);
-	}
-	nng_tls_config_free(tls); // the dialer keeps its reference
-	nng_url_free(u);
-	return (rv == 0 ? MPB_OK : rv == NNG_ENOMEM ? MPB_ENOMEM : MPB_EINVAL);
-}
-
-// dial_once makes one dialer for url and starts it synchronously.
-static int
-dial_once(mpb_client *c, const char *url, const mpb_connect_opts *opts,
-    mpb_err *errp)
-{
-	nng_dialer d;
-	int        rv;
-
-	*errp = MPB_OK;
-	if ((rv = nng_dialer_create(&d, c->c_sock, url)) != 0) {
-		*errp = dial_err(rv);
-		return (rv);
-	}
-	rv = nng_dialer_set_ms(d, NNG_OPT_RECONNMINT, RECONN_MIN_MS);
-	if (rv == 0) {
-		rv = nng_dialer_set_ms(d, NNG_OPT_RECONNMAXT, RECONN_MAX_MS);
-	}
-	if (rv != 0) {
-		*errp = from_nng(rv);
-		return (rv);
-	}
-	if (strncmp(url, "tls+tcp://", 10) == 0 &&
-	    (*errp = dial_tls(d, url, opts)) != MPB_OK) {
-		return (NNG_EINVAL);
-	}
-	// Synchronous: the first attempt's failure comes back here, so
-	// "nobody listens there" fails at once instead of retrying in the
-	// background.
-	if ((rv = nng_dialer_start(d, 0)) != 0) {
-		(void) nng_dialer_close(d);
-		*errp = dial_err(rv);
-	}
-	return (rv);
-}
-
-static mpb_err
-client_dial(mpb_client *c, const char *url, const mpb_connect_opts *opts)
-{
-	nng_duration waited = 0;
-	nng_duration pause  = 5;
-	mpb_err      err;
-	int          rv;
-
-	// Resend off: req0 resends after 60 s and on every reconnect, which
-	// would apply a put or take an item twice (TECH-NOTES 1.3).  Calls
-	// bound their sends with aio timeouts; the socket's send timeout
-	// backs them up, since with no connection a req send waits forever.
-	rv = nng_socket_set_ms(
-	    c->c_sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
-	if (rv == 0) {
-		rv = nng_socket_set_ms(c->c_sock, NNG_OPT_SENDTIMEO, c->c_conn_ms);
-	}
-	if (rv != 0) {
-		return (from_nng(rv));
-	}
-	// A full listen backlog (EAGAIN: many processes connecting at once)
-	// is worth waiting out, up to the connect timeout.
-	while (dial_once(c, url, opts, &err) == NNG_EAGAIN &&
-	    waited < c->c_conn_ms) {
-		nng_msleep(pause);
-		waited += pause;
-		pause = pause < 100 ? 2 * pause : 100;
-	}
-	return (err);
-}
-
 // client_free releases c and everything under it.  Only in the process
 // that connected: elsewhere nng must not be called.
 static void
 client_free(mpb_client *c)
 {
-	ctx_close_list(c->c_free);
-	ctx_close_list(c->c_dead);
-	if (c->c_open) {
-		(void) nng_close(c->c_sock);
+	if (c->c_link != NULL) {
+		mpbi_link_close(c->c_link);
 	}
 	mpbi_async_fini(&c->c_async);
-	pthread_mutex_destroy(&c->c_mtx);
 	pthread_mutex_destroy(&c->c_auth_mtx);
 	free(c->c_secret);
 	free(c);
@@ -827,18 +478,12 @@ client_new(const mpb_connect_opts *opts, mpb_client **cp)
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		return (MPB_ENOMEM);
 	}
-	if (pthread_mutex_init(&c->c_mtx, NULL) != 0) {
-		free(c);
-		return (MPB_ENOMEM);
-	}
 	if (pthread_mutex_init(&c->c_auth_mtx, NULL) != 0) {
-		pthread_mutex_destroy(&c->c_mtx);
 		free(c);
 		return (MPB_ENOMEM);
 	}
 	if (mpbi_async_init(&c->c_async) != MPB_OK) {
 		pthread_mutex_destroy(&c->c_auth_mtx);
-		pthread_mutex_destroy(&c->c_mtx);
 		free(c);
 		return (MPB_ENOMEM);
 	}
@@ -866,7 +511,6 @@ mpb_connect_ex(const mpb_connect_opts *opts, mpb_client **clientp)
 	mpb_client *c;
 	uint32_t    version;
 	mpb_err     err;
-	int         rv;
 
 	mpbi_error_clear();
 	if (opts == NULL || clientp == NULL || opts->connect_timeout_ms < 0) {
@@ -890,13 +534,8 @@ mpb_connect_ex(const mpb_connect_opts *opts, mpb_client **clientp)
 	if ((err = client_new(opts, &c)) != MPB_OK) {
 		return (err);
 	}
-	if ((rv = nng_req0_open(&c->c_sock)) != 0) {
-		client_free(c);
-		return (from_nng(rv));
-	}
-	c->c_open = true;
-
-	if ((err = client_dial(c, url, opts)) != MPB_OK) {
+	if ((err = mpbi_link_open(url, opts, c->c_conn_ms, &c->c_link)) !=
+	    MPB_OK) {
 		client_free(c);
 		return (err);
 	}
@@ -934,9 +573,9 @@ mpb_close(mpb_client *c)
 	}
 	if (c->c_pid != getpid()) {
 		// A forked child must not call nng, and cannot take the
-		// list's mutex either (a parent thread may have held it at
-		// the fork): the nng objects and contexts are leaked, and
-		// only the handle itself is freed.
+		// link's mutexes either (a parent thread may have held one
+		// at the fork): the link, its nng objects and contexts are
+		// leaked, and only the handle itself is freed.
 		free(c);
 		return;
 	}

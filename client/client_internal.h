@@ -11,9 +11,9 @@
 //	if (rv == MPB_OK) { ... read call.f.elem[1..4] ... }
 //	mpbi_call_fini(&call);                      // always
 //
-// mpbi_call_run maps every nng and wire failure to an mpb_err, stores the
-// broker's error text for mpb_last_error_text(), and checks that a success
-// reply carries at least the results the caller will read.
+// mpbi_call_run maps every transport and wire failure to an mpb_err,
+// stores the broker's error text for mpb_last_error_text(), and checks
+// that a success reply carries at least the results the caller will read.
 
 #ifndef MPB_CLIENT_INTERNAL_H
 #define MPB_CLIENT_INTERNAL_H
@@ -26,13 +26,14 @@
 
 #include "mpb.h"
 #include "proto.h"
+#include "transport.h"
 
 // A call in progress.  Owns the request until it is sent and the reply
 // after it arrives; mpbi_call_fini releases whichever it still holds.
 typedef struct mpbi_call {
 	mpb_client *client;
 	mpbi_op     op;
-	nng_msg    *req;   // request being written; NULL once handed to nng
+	nng_msg    *req;   // request being written; NULL once handed on
 	nng_msg    *reply; // reply body; f's spans point into it
 	mpbi_writer w;     // writes the request's arguments
 	mpbi_frame  f;     // the parsed reply: elem[1..] are the results
@@ -106,9 +107,10 @@ mpb_err mpbi_str_dup(const char *p, size_t len, char **strp);
 //
 // An async call is built exactly as its synchronous twin, by the op's
 // own helper that writes the request into an mpbi_call; then, instead of
-// mpbi_call_run, mpbi_call_submit hands the request to nng and returns.
-// The reply is read in an nng callback, which calls the user's done
-// function with the op's main result.
+// mpbi_call_run, mpbi_call_submit hands the request to an exchange of the
+// handle's link (transport.h) and returns.  The reply is read in the
+// exchange's completion function, on one of nng's task threads, which
+// calls the user's done function with the op's main result.
 
 struct mpbi_aop;
 struct mpbi_afr;
@@ -125,7 +127,7 @@ typedef struct mpbi_async {
 	pthread_mutex_t  a_mtx;
 	pthread_cond_t   a_cv;       // a call completed (CLOCK_MONOTONIC)
 	struct mpbi_afr *a_frames;   // in flight, for mpb_close to cancel
-	struct mpbi_afr *a_spare;    // idle frames, context and aio kept
+	struct mpbi_afr *a_spare;    // idle frames, their exchanges kept
 	struct mpbi_aop *a_pending;  // coalescable calls not yet sent, FIFO
 	struct mpbi_aop *a_pending_tail;
 	size_t           a_npending;
@@ -170,32 +172,19 @@ void mpbi_async_close(mpb_client *c);
 void mpbi_async_fini(mpbi_async *a);
 
 // ---------------------------------------------------------------------
-// What async.c uses of client.c's transport
-
-typedef struct mpbi_ctx mpbi_ctx;
+// What async.c uses of client.c
 
 mpbi_async *mpbi_client_async(mpb_client *c);
+// mpbi_client_link is the handle's connection (transport.h).
+mpbi_link *mpbi_client_link(mpb_client *c);
 // mpbi_client_check: MPB_EINVAL for NULL, MPB_EFORK in a forked child.
 mpb_err mpbi_client_check(const mpb_client *c);
 
-// mpbi_ctx_get borrows a context from the handle's pool (opening one if
-// none is idle); mpbi_ctx_put gives it back after a complete round trip;
-// mpbi_ctx_drop retires it after a failure, when a late reply could
-// still arrive on it.  A dropped context is closed later, outside any
-// callback (closing waits on nng), and never reused.
-mpb_err mpbi_ctx_get(mpb_client *c, mpbi_ctx **cxp);
-void    mpbi_ctx_put(mpb_client *c, mpbi_ctx *cx);
-void    mpbi_ctx_drop(mpb_client *c, mpbi_ctx *cx);
-nng_ctx mpbi_ctx_nng(const mpbi_ctx *cx);
-
 // How long a send may wait for a connection, and how long the reply to a
-// call that the broker may park wait_ms (or MPBI_WAIT_NONE) may take.
-nng_duration mpbi_send_timeout(const mpb_client *c);
-nng_duration mpbi_recv_timeout(const mpb_client *c, int64_t wait_ms);
-
-// The mpb_err for a failed send, and for a failed receive, of a request.
-mpb_err mpbi_send_err(int rv);
-mpb_err mpbi_recv_err(int rv);
+// call that the broker may park wait_ms (or MPBI_WAIT_NONE) may take, in
+// milliseconds as transport.h takes them.
+int32_t mpbi_send_timeout(const mpb_client *c);
+int32_t mpbi_recv_timeout(const mpb_client *c, int64_t wait_ms);
 
 // mpbi_reply_read reads the reply frame buf[0..len) into *f as
 // mpbi_call_reply does (the broker's error text kept for this thread).
@@ -204,10 +193,6 @@ mpb_err mpbi_reply_read(
 
 // The broker's frame limit learnt from ping at connect (0: unknown).
 uint64_t mpbi_client_max_frame(const mpb_client *c);
-
-// mpbi_ctx_close_dead closes the contexts retired by callbacks; it waits
-// on nng, so never from a callback or under a lock a callback takes.
-void mpbi_ctx_close_dead(mpb_client *c);
 
 // mpbi_call_reply reads call->reply: the broker's error (its text kept
 // for mpb_last_error_text() on this thread), MPB_EPROTO, or MPB_OK with
