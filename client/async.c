@@ -50,6 +50,16 @@
 #include "enc.h"
 #include "transport.h"
 
+// A synchronous call riding the pipeline (mpbi_call_pipelined): its
+// thread waits here for a copy of its reply frame.
+typedef struct sync_wait {
+	pthread_mutex_t sw_mtx;
+	pthread_cond_t  sw_cv;
+	bool            sw_done;
+	mpb_err         sw_err;
+	nng_msg        *sw_reply; // a copy of the reply frame on MPB_OK
+} sync_wait;
+
 // One async call, from submission until its done function returns.
 typedef struct mpbi_aop {
 	nng_msg         *req; // its request frame; NULL once handed on
@@ -58,6 +68,7 @@ typedef struct mpbi_aop {
 	mpbi_result_fn   rd;
 	mpb_done_fn      done;
 	void            *arg;
+	sync_wait       *sync; // a synchronous call's waiter, else NULL
 	struct mpbi_aop *next; // in a_pending or in its frame
 } aop;
 
@@ -135,6 +146,35 @@ coalescable(const aop *op)
 	return (op->wait_ms <= 0);
 }
 
+// sync_deliver hands a synchronous call its outcome: a copy of its reply
+// frame, which its thread reads as any synchronous reply (the broker's
+// error text then lands in that thread's mpb_last_error_text).  Once the
+// waiter is signalled it may return and take sw with it: nothing here
+// touches sw after unlocking.
+static void
+sync_deliver(aop *op, mpb_err err, const void *buf, size_t len)
+{
+	sync_wait *sw    = op->sync;
+	nng_msg   *reply = NULL;
+
+	if (err == MPB_OK && (nng_msg_alloc(&reply, len) != 0)) {
+		err = MPB_ENOMEM;
+	}
+	if (err == MPB_OK) {
+		memcpy(nng_msg_body(reply), buf, len);
+	}
+	if (op->req != NULL) {
+		nng_msg_free(op->req);
+		op->req = NULL;
+	}
+	pthread_mutex_lock(&sw->sw_mtx);
+	sw->sw_err   = err;
+	sw->sw_reply = reply;
+	sw->sw_done  = true;
+	pthread_cond_signal(&sw->sw_cv);
+	pthread_mutex_unlock(&sw->sw_mtx);
+}
+
 // op_deliver calls op's done function with err, or with the result that
 // rd reads from the reply frame buf[0..len) when err is MPB_OK, and frees
 // op's request.  The caller releases op's slot afterwards.
@@ -144,6 +184,10 @@ op_deliver(mpb_client *c, aop *op, mpb_err err, const void *buf, size_t len)
 	mpbi_frame f;
 	mpbi_span  v = { NULL, 0 };
 
+	if (op->sync != NULL) {
+		sync_deliver(op, err, buf, len);
+		return;
+	}
 	mpbi_error_clear();
 	if (err == MPB_OK) {
 		err = mpbi_reply_read(buf, len, op->nresults, &f);
@@ -630,6 +674,97 @@ submit_locked(mpb_client *c, mpbi_async *a, aop *op, aop **failedp,
 		// A frame of one gave its request away only on success.
 		frame_spare_locked(a, fr);
 	}
+	return (err);
+}
+
+bool
+mpbi_direct_enter(mpb_client *c)
+{
+	mpbi_async *a = mpbi_client_async(c);
+	bool        idle;
+
+	pthread_mutex_lock(&a->a_mtx);
+	idle = a->a_inflight == 0 && a->a_direct == 0;
+	if (idle) {
+		a->a_direct++;
+	}
+	pthread_mutex_unlock(&a->a_mtx);
+	return (idle);
+}
+
+void
+mpbi_direct_leave(mpb_client *c)
+{
+	mpbi_async *a = mpbi_client_async(c);
+
+	pthread_mutex_lock(&a->a_mtx);
+	a->a_direct--;
+	pthread_mutex_unlock(&a->a_mtx);
+}
+
+mpb_err
+mpbi_call_pipelined(mpb_client *c, nng_msg *req, int64_t wait_ms,
+    nng_msg **replyp)
+{
+	mpbi_async *a      = mpbi_client_async(c);
+	aop        *failed = NULL;
+	mpb_err     ferr   = MPB_OK;
+	sync_wait   sw;
+	aop        *op;
+	mpb_err     err;
+
+	mpbi_link_close_retired(mpbi_client_link(c));
+	if ((err = slot_take(a)) != MPB_OK) {
+		nng_msg_free(req);
+		return (err);
+	}
+	memset(&sw, 0, sizeof(sw));
+	if ((op = calloc(1, sizeof(*op))) == NULL ||
+	    pthread_mutex_init(&sw.sw_mtx, NULL) != 0) {
+		free(op);
+		nng_msg_free(req);
+		pthread_mutex_lock(&a->a_mtx);
+		slots_release(a, 1);
+		pthread_mutex_unlock(&a->a_mtx);
+		return (MPB_ENOMEM);
+	}
+	if (pthread_cond_init(&sw.sw_cv, NULL) != 0) {
+		pthread_mutex_destroy(&sw.sw_mtx);
+		free(op);
+		nng_msg_free(req);
+		pthread_mutex_lock(&a->a_mtx);
+		slots_release(a, 1);
+		pthread_mutex_unlock(&a->a_mtx);
+		return (MPB_ENOMEM);
+	}
+	op->req     = req;
+	op->wait_ms = wait_ms;
+	op->sync    = &sw;
+	pthread_mutex_lock(&a->a_mtx);
+	err = submit_locked(c, a, op, &failed, &ferr);
+	if (err != MPB_OK) {
+		slots_release(a, 1);
+	}
+	pthread_mutex_unlock(&a->a_mtx);
+	if (err != MPB_OK) {
+		nng_msg_free(op->req);
+		free(op);
+	}
+	if (failed != NULL) {
+		ops_fail(c, failed, ferr);
+	}
+	if (err == MPB_OK) {
+		// Every call completes within its own timeouts.
+		pthread_mutex_lock(&sw.sw_mtx);
+		while (!sw.sw_done) {
+			pthread_cond_wait(&sw.sw_cv, &sw.sw_mtx);
+		}
+		pthread_mutex_unlock(&sw.sw_mtx);
+		err     = sw.sw_err;
+		*replyp = sw.sw_reply;
+	}
+	pthread_cond_destroy(&sw.sw_cv);
+	pthread_mutex_destroy(&sw.sw_mtx);
 	return (err);
 }
 

@@ -183,6 +183,18 @@ mpbi_call_begin(mpbi_call *call, mpb_client *c, mpbi_op op, size_t nargs)
 
 static mpb_err authenticate(mpb_client *c);
 
+// rides_pipeline: whether call may go through async.c's pipeline, where
+// the calls that cannot wait in the broker, from every thread sharing the
+// handle, travel many to a frame (when the handle is idle it still goes
+// straight to the link: mpbi_direct_enter).  Not a batch (a batch cannot
+// hold one) and not the handshake (it must run before anything else).
+static bool
+rides_pipeline(const mpbi_call *call, int64_t wait_ms)
+{
+	return (wait_ms <= 0 && call->op != MPBI_OP_BATCH &&
+	    call->op != MPBI_OP_AUTH_CHALLENGE && call->op != MPBI_OP_AUTH_PROVE);
+}
+
 // One round trip of call's request; a copy is kept (in *againp) when the
 // handle has a secret, so a request refused for want of authentication
 // (a reconnect makes a new, unauthenticated session) can be sent again.
@@ -198,6 +210,17 @@ call_once(mpbi_call *call, int64_t wait_ms, nng_msg **againp)
 	    call->op != MPBI_OP_AUTH_PROVE && nng_msg_dup(againp, req) != 0) {
 		nng_msg_free(req);
 		return (MPB_ENOMEM);
+	}
+	if (rides_pipeline(call, wait_ms)) {
+		mpb_err err;
+
+		if (!mpbi_direct_enter(c)) {
+			return (mpbi_call_pipelined(c, req, wait_ms, &call->reply));
+		}
+		err = mpbi_link_call(c->c_link, req, mpbi_send_timeout(c),
+		    mpbi_recv_timeout(c, wait_ms), &call->reply);
+		mpbi_direct_leave(c);
+		return (err);
 	}
 	return (mpbi_link_call(c->c_link, req, mpbi_send_timeout(c),
 	    mpbi_recv_timeout(c, wait_ms), &call->reply));
@@ -245,13 +268,19 @@ mpbi_call_run(mpbi_call *call, int64_t wait_ms, size_t nresults)
 		return (MPB_ESTATE);
 	}
 	err = call_once(call, wait_ms, &again);
-	if (err == MPB_OK && again != NULL &&
-	    mpbi_reply_parse(nng_msg_body(call->reply), nng_msg_len(call->reply),
-	        MPBI_MAX_DEPTH_CAP, &call->f, NULL, NULL) == MPB_EAUTH) {
+	// A pipelined call shares the refusal of its whole batch.
+	if (again != NULL &&
+	    (err == MPB_EAUTH ||
+	        (err == MPB_OK &&
+	            mpbi_reply_parse(nng_msg_body(call->reply),
+	                nng_msg_len(call->reply), MPBI_MAX_DEPTH_CAP, &call->f,
+	                NULL, NULL) == MPB_EAUTH))) {
 		// Refused unrun: this session has not authenticated (the
 		// connection was re-established).  Prove the secret, then
 		// send the same request once more.
-		nng_msg_free(call->reply);
+		if (call->reply != NULL) {
+			nng_msg_free(call->reply);
+		}
 		call->reply = NULL;
 		call->req   = again;
 		again       = NULL;

@@ -135,6 +135,7 @@ typedef struct mpbi_async {
 	size_t           a_inflight;  // submitted, callback not yet returned
 	size_t           a_limit;     // the bound on a_inflight
 	size_t           a_coalesce;  // most calls in one frame (1: never)
+	unsigned         a_direct;    // synchronous calls sent directly
 	unsigned         a_sleepers;  // threads waiting on a_cv
 	bool             a_closing;   // mpb_close has begun
 } mpbi_async;
@@ -160,6 +161,25 @@ mpb_err mpbi_result_first(const mpbi_frame *f, mpbi_span *valuep);
 // once; any other return means it will not be.
 mpb_err mpbi_call_submit(mpbi_call *call, mpb_err err, int64_t wait_ms,
     size_t nresults, mpbi_result_fn rd, mpb_done_fn done, void *arg);
+
+// mpbi_call_pipelined runs one synchronous call that cannot wait in the
+// broker through the async pipeline, so that calls from several threads
+// on one handle share frames; it waits for the outcome.  Takes req; on
+// MPB_OK *replyp is a copy of the reply frame.  Errors as a round trip's
+// (connection errors, MPB_ENOMEM), MPB_EAUTH when the broker refused the
+// whole frame unrun for want of authentication, MPB_ECONNLOST when the
+// handle is closing.
+mpb_err mpbi_call_pipelined(
+    mpb_client *c, nng_msg *req, int64_t wait_ms, nng_msg **replyp);
+
+// mpbi_direct_enter: whether a synchronous call that could ride the
+// pipeline should rather go straight to the link, because nothing else is
+// in flight on the handle (the pipeline's callback hops would only slow a
+// lone call down; there is nothing to share a frame with).  When it says
+// so, the call counts as in flight until mpbi_direct_leave, and calls
+// from other threads meanwhile ride the pipeline.
+bool mpbi_direct_enter(mpb_client *c);
+void mpbi_direct_leave(mpb_client *c);
 
 // mpbi_in_callback tells whether this thread is running a done function
 // (where nothing may block: synchronous calls fail with MPB_ESTATE).

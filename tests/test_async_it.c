@@ -9,6 +9,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -520,6 +521,62 @@ test_coalesced_over_frame(void **state)
 	calls_fini(&gets);
 }
 
+// Synchronous calls from several threads on one handle share frames
+// (they ride the async pipeline) and each thread gets its own replies.
+typedef struct sync_thread_arg {
+	int     id;
+	int     bad; // calls that failed or answered wrongly
+} sync_thread_arg;
+
+static void *
+sync_thread(void *arg)
+{
+	sync_thread_arg *t = arg;
+
+	for (int i = 0; i < 400; i++) {
+		enc     e = e_int((int64_t) t->id * 1000 + i);
+		void   *got;
+		size_t  len;
+		int64_t v;
+
+		if (mpb_dict_set(cl, "st", e.b, e.n, e.b, e.n) != MPB_OK ||
+		    mpb_dict_get(cl, "st", e.b, e.n, &got, &len) != MPB_OK) {
+			t->bad++;
+			continue;
+		}
+		v = int_of(got, len);
+		mpb_free(got);
+		t->bad += v != (int64_t) t->id * 1000 + i;
+	}
+	return (NULL);
+}
+
+static void
+test_sync_threads_share_frames(void **state)
+{
+	enum { NT = 8 };
+	pthread_t       th[NT];
+	sync_thread_arg args[NT];
+	int64_t         batches0;
+	uint64_t        n;
+
+	(void) state;
+	assert_ok(mpb_dict_create(cl, "st", NULL));
+	batches0 = stat_op(cl, "batch");
+	for (int i = 0; i < NT; i++) {
+		args[i] = (sync_thread_arg) { .id = i };
+		assert_int_equal(pthread_create(&th[i], NULL, sync_thread, &args[i]), 0);
+	}
+	for (int i = 0; i < NT; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		assert_int_equal(args[i].bad, 0);
+	}
+	assert_ok(mpb_dict_len(cl, "st", &n));
+	assert_int_equal(n, NT * 400);
+	// 6400 calls from 8 threads at once: some shared a frame.
+	assert_true(stat_op(cl, "batch") > batches0);
+}
+
 // mpb_close fails the calls in flight at once, after their callbacks.
 static void
 test_close_in_flight(void **state)
@@ -648,6 +705,7 @@ main(void)
 		cmocka_unit_test(test_dict),
 		cmocka_unit_test(test_coalesced),
 		cmocka_unit_test(test_coalesced_over_frame),
+		cmocka_unit_test(test_sync_threads_share_frames),
 		cmocka_unit_test(test_close_in_flight),
 		cmocka_unit_test(test_close_coalesced),
 		cmocka_unit_test(test_broker_killed),

@@ -10,7 +10,13 @@
 //
 // Threads.  One handle may be used by several threads at once: each call
 // runs on its own nng context, so a thread blocked in mpb_queue_get()
-// does not hold up the others.
+// does not hold up the others.  Calls that cannot wait in the broker (a
+// timeout of 0, and the calls that never wait), made by several threads
+// at once, are pipelined as asynchronous calls are (see "Pipelining"
+// below): while one is on its way the others travel together in the next
+// frame, each thread still getting its own reply.  They count towards
+// mpb_async_set_limit's bound.  A call made while nothing else is in
+// flight on the handle goes at once, on its own.
 //
 // Timeouts.  Every call that can wait takes timeout_ms: 0 means "do not
 // wait" (the call fails with MPB_EEMPTY / MPB_EFULL at once), a positive
