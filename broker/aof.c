@@ -19,6 +19,13 @@
 #define HDR_LEN 8
 // No rewrite below this size: small logs cost nothing to replay.
 #define REWRITE_FLOOR (16u * 1024u * 1024u)
+// A rewrite child gets this long, plus a second per 16 MiB of log, before
+// it counts as stuck and is killed (the rewrite is then tried again).  A
+// child forked from a multi-threaded process can deadlock on a lock some
+// other thread held at the fork (an allocator's: GCC 12's AddressSanitizer
+// does not take its allocator's lock around fork); it must not stop
+// compaction for good.
+#define REWRITE_CHILD_MS 10000u
 // A single record larger than this is damage, not data.
 #define RECORD_MAX (1u << 30)
 
@@ -35,6 +42,7 @@ struct mpbi_aof {
 	uint64_t   base_size; // size just after the last rewrite (or open)
 	bool       unsynced;  // written but not fsynced (everysec)
 	pid_t      child;     // rewrite in progress, or 0
+	uint64_t   child_deadline_ms; // when a child still running is stuck
 	uint8_t   *rw_buf;    // what was written while the child ran
 	size_t     rw_len;
 	size_t     rw_cap;
@@ -371,9 +379,11 @@ mpbi_aof_rewrite(mpbi_aof *aof, mpbi_aof_dump_fn dump, void *arg)
 		    fflush(cs.f) == 0 && fdatasync(fileno(cs.f)) == 0;
 		_exit(ok ? 0 : 1);
 	}
-	aof->child     = pid;
-	aof->rw_len    = 0;
-	aof->rw_failed = false;
+	aof->child             = pid;
+	aof->child_deadline_ms = mpbi_now_ms() + REWRITE_CHILD_MS +
+	    1000u * (aof->size >> 24);
+	aof->rw_len            = 0;
+	aof->rw_failed         = false;
 	mpbi_log("rewriting %s (%llu bytes) in process %d", aof->path,
 	    (unsigned long long) aof->size, (int) pid);
 	return (MPB_OK);
@@ -432,6 +442,13 @@ mpbi_aof_tick(mpbi_aof *aof, mpbi_aof_dump_fn dump, void *arg)
 	}
 	if (aof->child > 0 && waitpid(aof->child, &status, WNOHANG) == aof->child) {
 		rewrite_finish(aof, status);
+	} else if (aof->child > 0 && mpbi_now_ms() > aof->child_deadline_ms) {
+		mpbi_log("log rewrite process %d is stuck; killing it",
+		    (int) aof->child);
+		(void) kill(aof->child, SIGKILL);
+		// SIGKILL cannot be caught: this wait is short.
+		(void) waitpid(aof->child, &status, 0);
+		rewrite_finish(aof, status); // fails, and a later tick retries
 	}
 	if (aof->child == 0 && aof->size > REWRITE_FLOOR &&
 	    aof->size > 2 * aof->base_size) {

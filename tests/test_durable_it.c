@@ -128,6 +128,44 @@ file_size(const char *path)
 	return (stat(path, &st) == 0 ? st.st_size : -1);
 }
 
+// wait_compacted waits until the log is at most `limit` bytes, and
+// returns its size.  The broker rewrites the log once a second when it
+// is past 16 MiB and twice its size after the last rewrite; on a slow
+// machine a rewrite can run while a test is still growing the log, and
+// leave a base so large that what the test wrote afterwards is not twice
+// it.  So while waiting, garbage of `chunk` bytes (val) is written and
+// taken back through the object "churn" -- a dict -- until the log has
+// grown past twice that base and been rewritten down to the live data.
+static off_t
+wait_compacted(off_t limit, const uint8_t *val, size_t chunk)
+{
+	off_t now = file_size(fx.log);
+
+	for (int i = 0; i < 120 && (now = file_size(fx.log)) > limit; i++) {
+		if (i % 4 == 3) {
+			assert_ok(mpb_dict_set(fx.c, "churn", e_str("g").b,
+			    e_str("g").n, val, chunk));
+			assert_ok(mpb_dict_del(fx.c, "churn", e_str("g").b,
+			    e_str("g").n));
+		}
+		mpbt_sleep_ms(250);
+	}
+	if (now > limit) {
+		// Show what the broker said about its rewrites.
+		FILE *f = fopen(fx.b.log, "r");
+		char  line[512];
+
+		fprintf(stderr, "log still %lld bytes; broker log:\n", (long long) now);
+		while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+			fputs(line, stderr);
+		}
+		if (f != NULL) {
+			fclose(f);
+		}
+	}
+	return (now);
+}
+
 // ---------------------------------------------------------------------
 
 static void
@@ -349,15 +387,10 @@ test_rewrite(void **state)
 		mpb_free(got);
 	}
 	put_int("r", 42, 0);
-	// 20 MiB of puts went into the log: unless a rewrite has already run
-	// (it may, on a slow machine, while the gets above are still going),
-	// it is past 20 MiB now; either way it must come down to about the
-	// one item still queued.  The broker checks once a second; give it a
-	// generous while.
-	for (int i = 0; i < 200 && (now = file_size(fx.log)) > 3 * (off_t) big;
-	     i++) {
-		mpbt_sleep_ms(100);
-	}
+	// 20 MiB of puts went into the log (unless a rewrite already ran, it
+	// is past 20 MiB now); it must come down to about the one item still
+	// queued.
+	now = wait_compacted(3 * (off_t) big, val, big + 5);
 	assert_true(now <= 3 * (off_t) big);
 	stop();
 	assert_true(start("no"));
@@ -858,12 +891,7 @@ test_rewrite_keeps_dicts_and_lists(void **state)
 	for (int i = 0; i < 10; i++) {
 		assert_ok(mpb_list_del(fx.c, "rl", 7));
 	}
-	assert_true(file_size(fx.log) > 20 * (off_t) big);
-	// The broker checks once a second; give it a generous while.
-	for (int i = 0; i < 200 && (now = file_size(fx.log)) > 3 * (off_t) big;
-	     i++) {
-		mpbt_sleep_ms(100);
-	}
+	now = wait_compacted(3 * (off_t) big, val, big + 5);
 	assert_true(now <= 3 * (off_t) big);
 	dset("rd", e_str("after"), e_int(1));
 	assert_ok(mpb_list_insert(fx.c, "rl", 0, e_str("after").b, e_str("after").n));
