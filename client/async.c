@@ -42,6 +42,7 @@
 // functions run with a_mtx released: they may submit.
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -722,15 +723,13 @@ mpbi_call_pipelined(mpb_client *c, nng_msg *req, int64_t wait_ms,
 	if ((op = calloc(1, sizeof(*op))) == NULL ||
 	    pthread_mutex_init(&sw.sw_mtx, NULL) != 0) {
 		free(op);
-		nng_msg_free(req);
-		pthread_mutex_lock(&a->a_mtx);
-		slots_release(a, 1);
-		pthread_mutex_unlock(&a->a_mtx);
-		return (MPB_ENOMEM);
-	}
-	if (pthread_cond_init(&sw.sw_cv, NULL) != 0) {
+		op = NULL;
+	} else if (pthread_cond_init(&sw.sw_cv, NULL) != 0) {
 		pthread_mutex_destroy(&sw.sw_mtx);
 		free(op);
+		op = NULL;
+	}
+	if (op == NULL) {
 		nng_msg_free(req);
 		pthread_mutex_lock(&a->a_mtx);
 		slots_release(a, 1);
@@ -987,8 +986,16 @@ mpb_async_wait(mpb_client *c, int timeout_ms)
 	return (err);
 }
 
-mpb_err
-mpb_async_set_limit(mpb_client *c, size_t max_inflight)
+// The handle's two bounds that users set.
+typedef enum async_bound {
+	BOUND_INFLIGHT, // a_limit
+	BOUND_COALESCE, // a_coalesce
+} async_bound;
+
+// async_set_bound sets one of the handle's bounds to v, which must be
+// 1..max.
+static mpb_err
+async_set_bound(mpb_client *c, async_bound which, size_t v, size_t max)
 {
 	mpbi_async *a;
 	mpb_err     err;
@@ -997,12 +1004,16 @@ mpb_async_set_limit(mpb_client *c, size_t max_inflight)
 	if ((err = mpbi_client_check(c)) != MPB_OK) {
 		return (err);
 	}
-	if (max_inflight == 0) {
+	if (v == 0 || v > max) {
 		return (MPB_EINVAL);
 	}
 	a = mpbi_client_async(c);
 	pthread_mutex_lock(&a->a_mtx);
-	a->a_limit = max_inflight;
+	if (which == BOUND_INFLIGHT) {
+		a->a_limit = v;
+	} else {
+		a->a_coalesce = v;
+	}
 	// A higher limit may let waiting submitters through.
 	if (a->a_sleepers > 0) {
 		pthread_cond_broadcast(&a->a_cv);
@@ -1012,21 +1023,14 @@ mpb_async_set_limit(mpb_client *c, size_t max_inflight)
 }
 
 mpb_err
+mpb_async_set_limit(mpb_client *c, size_t max_inflight)
+{
+	return (async_set_bound(c, BOUND_INFLIGHT, max_inflight, SIZE_MAX));
+}
+
+mpb_err
 mpb_async_set_coalesce(mpb_client *c, size_t max_per_frame)
 {
-	mpbi_async *a;
-	mpb_err     err;
-
-	mpbi_error_clear();
-	if ((err = mpbi_client_check(c)) != MPB_OK) {
-		return (err);
-	}
-	if (max_per_frame == 0 || max_per_frame > MPBI_BATCH_MAX_OPS) {
-		return (MPB_EINVAL);
-	}
-	a = mpbi_client_async(c);
-	pthread_mutex_lock(&a->a_mtx);
-	a->a_coalesce = max_per_frame;
-	pthread_mutex_unlock(&a->a_mtx);
-	return (MPB_OK);
+	return (async_set_bound(
+	    c, BOUND_COALESCE, max_per_frame, MPBI_BATCH_MAX_OPS));
 }
