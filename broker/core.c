@@ -158,16 +158,24 @@ mpbi_item_bytes(void)
 	return (item_bytes);
 }
 
-void
-mpbi_item_bytes_add(size_t n)
+// What a value of len bytes counts for: its item, header included,
+// wherever the value is kept.
+static size_t
+value_bytes(size_t len)
 {
-	item_bytes += n;
+	return (sizeof(mpbi_item) + len);
 }
 
 void
-mpbi_item_bytes_sub(size_t n)
+mpbi_item_bytes_add(size_t len)
 {
-	item_bytes -= n;
+	item_bytes += value_bytes(len);
+}
+
+void
+mpbi_item_bytes_sub(size_t len)
+{
+	item_bytes -= value_bytes(len);
 }
 
 mpbi_item *
@@ -181,14 +189,14 @@ mpbi_item_create(const void *data, size_t len)
 		item_cache[c]     = item_cache[c]->if_next;
 		item_cache_bytes -= item_class_size(c);
 	} else if (len > UINT32_MAX ||
-	    (it = malloc(c != 0 ? item_class_size(c) : sizeof(*it) + len)) ==
+	    (it = malloc(c != 0 ? item_class_size(c) : value_bytes(len))) ==
 	        NULL) {
 		return (NULL);
 	}
 	it->it_len        = (uint32_t) len;
 	it->it_deliveries = 0;
 	memcpy(it->it_data, data, len);
-	item_bytes += sizeof(*it) + len;
+	mpbi_item_bytes_add(len);
 	return (it);
 }
 
@@ -200,7 +208,7 @@ mpbi_item_destroy(mpbi_item *it)
 	if (it == NULL) {
 		return;
 	}
-	item_bytes -= sizeof(*it) + it->it_len;
+	mpbi_item_bytes_sub(it->it_len);
 	c = item_class(it->it_len);
 	if (c != 0 && item_cache_bytes + item_class_size(c) <= ITEM_CACHE_MAX_BYTES) {
 		item_free *f = (item_free *) (void *) it;

@@ -133,11 +133,11 @@ mpbi_item *mpbi_item_create(const void *data, size_t len);
 // Bytes held in live items now (headers included), for --max-memory and
 // stats; freed items kept in the cache are not counted.
 size_t mpbi_item_bytes(void);
-// Counts (add) or uncounts (sub) n bytes in mpbi_item_bytes for values a
-// store keeps inline rather than in items (fifo and lifo chunks, which
-// count each value as len + sizeof(mpbi_item), as an item would).
-void mpbi_item_bytes_add(size_t n);
-void mpbi_item_bytes_sub(size_t n);
+// Counts (add) or uncounts (sub) in mpbi_item_bytes a value of len bytes
+// that a store keeps inline rather than in an item (fifo and lifo
+// chunks): it counts as an item of it would.
+void mpbi_item_bytes_add(size_t len);
+void mpbi_item_bytes_sub(size_t len);
 void       mpbi_item_destroy(mpbi_item *it);
 // Gives the cached freed items back to malloc (mpbi_broker_destroy).
 void mpbi_item_cache_free(void);

@@ -14,14 +14,6 @@ typedef struct prio_entry {
 	mpbi_item *pe_item;
 } prio_entry;
 
-// What a value kept inline counts for --max-memory: what an item of it
-// would.
-static size_t
-inline_bytes(size_t len)
-{
-	return (sizeof(mpbi_item) + len);
-}
-
 static void
 chunk_init(mpbi_queue *q)
 {
@@ -36,7 +28,7 @@ chunk_fini(mpbi_queue *q)
 
 	mpbi_chunkq_iter_init(&q->q_chunks, &it);
 	while (mpbi_chunkq_iter_next(&it, &v)) {
-		mpbi_item_bytes_sub(inline_bytes(v.cv_len));
+		mpbi_item_bytes_sub(v.cv_len);
 	}
 	mpbi_chunkq_fini(&q->q_chunks);
 }
@@ -49,7 +41,7 @@ chunk_add(mpbi_queue *q, mpbi_chunkq_end e, const void *value, size_t len,
 	mpb_err rv = mpbi_chunkq_push(&q->q_chunks, e, value, len, deliveries);
 
 	if (rv == MPB_OK) {
-		mpbi_item_bytes_add(inline_bytes(len));
+		mpbi_item_bytes_add(len);
 	}
 	return (rv);
 }
@@ -80,7 +72,7 @@ chunk_peek(const mpbi_queue *q, mpbi_chunkq_end e, mpbi_qview *v)
 static void
 chunk_drop(mpbi_queue *q, mpbi_chunkq_end e)
 {
-	mpbi_item_bytes_sub(inline_bytes(mpbi_chunkq_drop(&q->q_chunks, e)));
+	mpbi_item_bytes_sub(mpbi_chunkq_drop(&q->q_chunks, e));
 }
 
 // A fifo serves (and requeues) at the front, a lifo at the back.
