@@ -294,7 +294,11 @@ frame_message(afr *fr, nng_msg **msgp)
 	for (aop *op = fr->ops; op != NULL; op = op->next) {
 		bytes += nng_msg_len(op->req);
 	}
-	if (nng_msg_alloc(&msg, 0) != 0 || nng_msg_reserve(msg, bytes + 16) != 0) {
+	if (nng_msg_alloc(&msg, 0) != 0) {
+		return (MPB_ENOMEM);
+	}
+	if (nng_msg_reserve(msg, bytes + 16) != 0) {
+		nng_msg_free(msg);
 		return (MPB_ENOMEM);
 	}
 	mpbi_writer_init(&w, msg);
@@ -312,8 +316,9 @@ frame_message(afr *fr, nng_msg **msgp)
 }
 
 // frame_send_locked sends ops (n calls) on fr, which is idle.  The
-// caller holds a_mtx and fails the calls itself, after unlocking, when
-// this returns an error (nothing was sent; fr stays idle).
+// caller holds a_mtx, has checked the handle is not closing, and fails
+// the calls itself, after unlocking, when this returns an error (nothing
+// was sent; fr stays idle).
 static mpb_err
 frame_send_locked(mpbi_async *a, afr *fr, aop *ops, size_t n)
 {
@@ -329,10 +334,6 @@ frame_send_locked(mpbi_async *a, afr *fr, aop *ops, size_t n)
 		int32_t ms = mpbi_recv_timeout(fr->client, op->wait_ms);
 
 		recv_ms = ms > recv_ms ? ms : recv_ms;
-	}
-	if (a->a_closing) {
-		fr->ops = NULL;
-		return (MPB_ECONNLOST);
 	}
 	if ((err = frame_message(fr, &msg)) != MPB_OK) {
 		fr->ops = NULL;
@@ -509,9 +510,9 @@ pending_requeue_locked(mpbi_async *a, aop *list)
 }
 
 // frame_done is the completion function of fr's exchange: it ends fr's
-// trip, err for a failed one, else the reply.  Then fr carries the next
-// waiting calls, or goes idle; a failed frame is freed, its exchange
-// retired.
+// trip, err for a failed one, else the reply.  Then fr goes idle (and
+// carries the next waiting calls, if any may leave); a failed frame is
+// freed, its exchange retired.
 static void
 frame_done(void *arg, mpb_err err, nng_msg *reply)
 {
@@ -519,12 +520,9 @@ frame_done(void *arg, mpb_err err, nng_msg *reply)
 	mpb_client *c = fr->client;
 	mpbi_async *a = mpbi_client_async(c);
 	aop        *again;
-	aop        *ops;
-	aop        *failed = NULL;
-	mpb_err     ferr   = MPB_OK;
+	aop        *failed;
+	mpb_err     ferr = MPB_OK;
 	size_t      ended;
-	size_t      n;
-	bool        reused = false;
 
 	again = frame_deliver(fr, err,
 	    reply != NULL ? nng_msg_body(reply) : NULL,
@@ -540,23 +538,20 @@ frame_done(void *arg, mpb_err err, nng_msg *reply)
 		// exists.
 		mpbi_xchg_retire(fr->x);
 		fr->x = NULL;
+	} else {
+		// Idle: the next waiting calls leave on it (dispatch_locked
+		// takes spare frames first).
+		frame_spare_locked(a, fr);
 	}
-	if (again != NULL) {
-		pending_requeue_locked(a, again);
-	}
-	if (err == MPB_OK) {
-		if ((ops = pending_take_locked(c, a, &n)) != NULL) {
-			if ((ferr = frame_send_locked(a, fr, ops, n)) == MPB_OK) {
-				reused = true;
-			} else {
-				failed = ops;
-			}
+	if (again != NULL && a->a_closing) {
+		// mpb_close has taken a_pending already: requeued, these
+		// would never leave and mpb_close would wait for them.
+		failed = again;
+		ferr   = MPB_ECONNLOST; // not run
+	} else {
+		if (again != NULL) {
+			pending_requeue_locked(a, again);
 		}
-		if (!reused) {
-			frame_spare_locked(a, fr);
-		}
-	}
-	if (failed == NULL) {
 		failed = dispatch_locked(c, a, &ferr);
 	}
 	// Last: once the count drops to 0, mpb_close may free the handle.
@@ -703,54 +698,67 @@ mpbi_direct_leave(mpb_client *c)
 	pthread_mutex_unlock(&a->a_mtx);
 }
 
-mpb_err
-mpbi_call_pipelined(mpb_client *c, nng_msg *req, int64_t wait_ms,
-    nng_msg **replyp)
+// op_submit submits op, which holds a slot (slot_take) and its request.
+// MPB_OK: its outcome will be delivered.  Otherwise op, its request and
+// its slot are given back (op may be NULL: there was no memory for it).
+static mpb_err
+op_submit(mpb_client *c, aop *op)
 {
 	mpbi_async *a      = mpbi_client_async(c);
 	aop        *failed = NULL;
 	mpb_err     ferr   = MPB_OK;
-	sync_wait   sw;
-	aop        *op;
-	mpb_err     err;
+	mpb_err     err    = MPB_ENOMEM;
 
-	mpbi_link_close_retired(mpbi_client_link(c));
-	if ((err = slot_take(a)) != MPB_OK) {
-		nng_msg_free(req);
-		return (err);
-	}
-	memset(&sw, 0, sizeof(sw));
-	if ((op = calloc(1, sizeof(*op))) == NULL ||
-	    pthread_mutex_init(&sw.sw_mtx, NULL) != 0) {
-		free(op);
-		op = NULL;
-	} else if (pthread_cond_init(&sw.sw_cv, NULL) != 0) {
-		pthread_mutex_destroy(&sw.sw_mtx);
-		free(op);
-		op = NULL;
-	}
-	if (op == NULL) {
-		nng_msg_free(req);
-		pthread_mutex_lock(&a->a_mtx);
-		slots_release(a, 1);
-		pthread_mutex_unlock(&a->a_mtx);
-		return (MPB_ENOMEM);
-	}
-	op->req     = req;
-	op->wait_ms = wait_ms;
-	op->sync    = &sw;
 	pthread_mutex_lock(&a->a_mtx);
-	err = submit_locked(c, a, op, &failed, &ferr);
+	if (op != NULL) {
+		err = submit_locked(c, a, op, &failed, &ferr);
+	}
 	if (err != MPB_OK) {
 		slots_release(a, 1);
 	}
 	pthread_mutex_unlock(&a->a_mtx);
-	if (err != MPB_OK) {
-		nng_msg_free(op->req);
+	if (err != MPB_OK && op != NULL) {
+		if (op->req != NULL) {
+			nng_msg_free(op->req);
+		}
 		free(op);
 	}
 	if (failed != NULL) {
 		ops_fail(c, failed, ferr);
+	}
+	return (err);
+}
+
+mpb_err
+mpbi_call_pipelined(mpb_client *c, nng_msg *req, int64_t wait_ms,
+    nng_msg **replyp)
+{
+	sync_wait sw;
+	aop      *op;
+	mpb_err   err;
+
+	memset(&sw, 0, sizeof(sw));
+	if (pthread_mutex_init(&sw.sw_mtx, NULL) != 0) {
+		nng_msg_free(req);
+		return (MPB_ENOMEM);
+	}
+	if (pthread_cond_init(&sw.sw_cv, NULL) != 0) {
+		pthread_mutex_destroy(&sw.sw_mtx);
+		nng_msg_free(req);
+		return (MPB_ENOMEM);
+	}
+	mpbi_link_close_retired(mpbi_client_link(c));
+	if ((err = slot_take(mpbi_client_async(c))) != MPB_OK) {
+		nng_msg_free(req);
+	} else {
+		if ((op = calloc(1, sizeof(*op))) != NULL) {
+			op->req     = req;
+			op->wait_ms = wait_ms;
+			op->sync    = &sw;
+		} else {
+			nng_msg_free(req);
+		}
+		err = op_submit(c, op);
 	}
 	if (err == MPB_OK) {
 		// Every call completes within its own timeouts.
@@ -771,11 +779,8 @@ mpb_err
 mpbi_call_submit(mpbi_call *call, mpb_err err, int64_t wait_ms,
     size_t nresults, mpbi_result_fn rd, mpb_done_fn done, void *arg)
 {
-	mpb_client *c      = call->client;
-	mpbi_async *a      = NULL;
-	aop        *op     = NULL;
-	aop        *failed = NULL;
-	mpb_err     ferr   = MPB_OK;
+	mpb_client *c = call->client;
+	aop        *op;
 
 	if (err == MPB_OK) {
 		err = mpbi_call_ready(call);
@@ -787,18 +792,14 @@ mpbi_call_submit(mpbi_call *call, mpb_err err, int64_t wait_ms,
 		err = mpbi_reauth(c);
 		mpbi_link_close_retired(mpbi_client_link(c));
 	}
+	if (err == MPB_OK) {
+		err = slot_take(mpbi_client_async(c));
+	}
 	if (err != MPB_OK) {
 		mpbi_call_fini(call);
 		return (err);
 	}
-	a = mpbi_client_async(c);
-	if ((err = slot_take(a)) != MPB_OK) {
-		mpbi_call_fini(call);
-		return (err);
-	}
-	if ((op = calloc(1, sizeof(*op))) == NULL) {
-		err = MPB_ENOMEM;
-	} else {
+	if ((op = calloc(1, sizeof(*op))) != NULL) {
 		op->req      = call->req;
 		call->req    = NULL;
 		op->wait_ms  = wait_ms;
@@ -807,23 +808,7 @@ mpbi_call_submit(mpbi_call *call, mpb_err err, int64_t wait_ms,
 		op->done     = done;
 		op->arg      = arg;
 	}
-	pthread_mutex_lock(&a->a_mtx);
-	if (err == MPB_OK) {
-		err = submit_locked(c, a, op, &failed, &ferr);
-	}
-	if (err != MPB_OK) {
-		slots_release(a, 1);
-	}
-	pthread_mutex_unlock(&a->a_mtx);
-	if (err != MPB_OK && op != NULL) {
-		if (op->req != NULL) {
-			nng_msg_free(op->req);
-		}
-		free(op);
-	}
-	if (failed != NULL) {
-		ops_fail(c, failed, ferr);
-	}
+	err = op_submit(c, op);
 	mpbi_call_fini(call);
 	return (err);
 }
